@@ -1,0 +1,51 @@
+import numpy as np
+import pytest
+import torch
+
+from vworld.train.checkpoint import (
+    CheckpointError,
+    atomic_save,
+    get_rng_state,
+    latest_checkpoint,
+    load_checkpoint,
+    save_training_checkpoint,
+    set_rng_state,
+)
+
+
+def test_atomic_save_roundtrip_and_no_temp_left(tmp_path):
+    state = {"w": torch.arange(6.0).reshape(2, 3), "step": 7, "name": "x", "opt": {"lr": [0.1]}}
+    atomic_save(state, tmp_path / "a.pt")
+    assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]
+    back = load_checkpoint(tmp_path / "a.pt")
+    assert torch.equal(back["w"], state["w"]) and back["step"] == 7
+
+
+def test_loading_refuses_pickled_code(tmp_path):
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    torch.save({"x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="safely"):
+        load_checkpoint(tmp_path / "evil.pt")
+
+
+def test_keep_every_and_latest(tmp_path):
+    for step in (5, 10, 15, 20):
+        save_training_checkpoint({"step": step}, tmp_path, step, keep_every=10)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["last.pt", "step_00000010.pt", "step_00000020.pt"]
+    assert latest_checkpoint(tmp_path).name == "last.pt"
+    assert load_checkpoint(latest_checkpoint(tmp_path))["step"] == 20
+
+
+def test_rng_state_roundtrip(tmp_path):
+    torch.manual_seed(3)
+    np.random.seed(3)
+    state = get_rng_state()
+    atomic_save({"rng": state}, tmp_path / "r.pt")
+    a = (torch.rand(3), np.random.rand(3))
+    set_rng_state(load_checkpoint(tmp_path / "r.pt")["rng"])
+    b = (torch.rand(3), np.random.rand(3))
+    assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])

@@ -1,0 +1,203 @@
+"""Collect robot logs from vworld's MuJoCo envs into a LeRobot v3.0 dataset.
+
+The data-collection recipe of V-JEPA 2-AC (Assran et al., 2025) in simulation: roll out a
+(random, smooth-noise or scripted) policy for many short episodes, recording at every step
+the camera frame, the proprioceptive state, the full simulator state and the action taken.
+
+Worker processes each run whole episodes; episode ``e`` is seeded by ``(seed, e)`` alone,
+and the parent writes episodes in index order, so a dataset is the same for a seed whatever
+the number of workers. Frames are encoded in the parent while the workers simulate. The
+dataset is written under a temporary name and renamed into place when complete.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import MISSING
+from tqdm.auto import tqdm
+
+from vworld.data.lerobot_write import LeRobotWriter
+
+__all__ = ["CollectConfig", "collect", "episode_rng", "make_env", "run_episode"]
+
+
+@dataclass
+class CollectConfig:
+    """What to collect and where.
+
+    Args:
+        env: Gymnasium id of the env (``import envs`` registers ``vworld/*``).
+        episodes: number of episodes.
+        steps: frames (and actions) per episode.
+        policy: ``"random"``, ``"smooth"`` or ``"scripted"`` (``envs.policies.make_policy``).
+        workers: worker processes; 0 runs the episodes in this process.
+        seed: base seed; episode ``e`` uses ``SeedSequence([seed, e])``.
+        out_dir: the dataset folder to create.
+        render_size: frame height and width in pixels.
+        frame_skip: physics steps per env step; the env's default when None.
+        codec: ``"h264"`` or ``"av1"``.
+        fps: recorded frame rate; from the env's control period when None.
+        camera: camera name in the dataset (``observation.images.<camera>``).
+        overwrite: replace an existing ``out_dir``.
+        start_method: multiprocessing start method (``"spawn"`` is safe with GL contexts).
+    """
+
+    env: str = "vworld/Reach-v0"
+    episodes: int = 200
+    steps: int = 100
+    policy: str = "smooth"
+    workers: int = 2
+    seed: int = 0
+    out_dir: str = MISSING
+    render_size: int = 64
+    frame_skip: int | None = None
+    codec: str = "h264"
+    fps: int | None = None
+    camera: str = "top"
+    overwrite: bool = False
+    start_method: str = "spawn"
+
+
+def make_env(env_id: str, render_size: int = 64, frame_skip: int | None = None, steps: int = 200):
+    """The env as collection uses it (no env checker; time limit = ``steps``)."""
+    import gymnasium as gym
+
+    if env_id.startswith("vworld/"):
+        import envs  # noqa: F401 - registers the vworld envs
+
+    kw: dict[str, Any] = {"render_size": render_size}
+    if frame_skip is not None:
+        kw["frame_skip"] = frame_skip
+    return gym.make(env_id, max_episode_steps=steps, disable_env_checker=True, **kw)
+
+
+def env_fps(env) -> int:
+    """Frames per second of an env step: ``1 / (timestep * frame_skip)`` for MuJoCo envs."""
+    base = env.unwrapped
+    if hasattr(base, "model") and hasattr(base, "frame_skip"):
+        return round(1.0 / (base.model.opt.timestep * base.frame_skip))
+    return int(env.metadata.get("render_fps", 20))
+
+
+def episode_rng(seed: int, episode: int) -> np.random.Generator:
+    """The generator of episode ``episode``: depends on ``(seed, episode)`` only."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), int(episode)]))
+
+
+def run_episode(env, policy, seed: int, episode: int, steps: int) -> dict[str, Any]:
+    """Roll out one episode; ``actions[t]`` is taken at frame ``t``."""
+    rng = episode_rng(seed, episode)
+    obs, _ = env.reset(seed=int(rng.integers(2**31 - 1)))
+    policy.reset(rng, env)
+    base = env.unwrapped
+    frames, states, sims, actions = [], [], [], []
+    for _ in range(steps):
+        frames.append(obs["pixels"])
+        states.append(obs["state"])
+        sims.append(base.get_state())
+        a = np.asarray(policy(obs, env), dtype=np.float32)
+        actions.append(a)
+        obs, _, terminated, truncated, _ = env.step(a)
+        if terminated:
+            break
+    return {
+        "episode": episode,
+        "frames": np.stack(frames),
+        "actions": np.stack(actions),
+        "states": np.stack(states).astype(np.float32),
+        "sim_states": np.stack(sims).astype(np.float64),
+    }
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(cfg: dict) -> None:
+    from envs.policies import make_policy
+
+    env = make_env(cfg["env"], cfg["render_size"], cfg["frame_skip"], cfg["steps"])
+    _WORKER.update(cfg=cfg, env=env, policy=make_policy(cfg["policy"], env))
+
+
+def _worker_episode(episode: int) -> dict[str, Any]:
+    cfg = _WORKER["cfg"]
+    return run_episode(_WORKER["env"], _WORKER["policy"], cfg["seed"], episode, cfg["steps"])
+
+
+def collect(cfg: CollectConfig) -> Path:
+    """Collect ``cfg.episodes`` episodes into a LeRobot v3.0 dataset at ``cfg.out_dir``.
+
+    Args:
+        cfg: the collection config.
+    Returns:
+        The dataset folder.
+    """
+    if cfg.out_dir in (None, "", MISSING):
+        raise ValueError("CollectConfig.out_dir: required (the dataset folder to create)")
+    if cfg.episodes < 1 or cfg.steps < 1:
+        raise ValueError(f"CollectConfig: episodes {cfg.episodes} and steps {cfg.steps}: >= 1")
+    out = Path(cfg.out_dir)
+    if out.exists() and not cfg.overwrite:
+        raise FileExistsError(f"{out}: already exists (set overwrite=True)")
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    d = asdict(cfg)
+
+    probe = make_env(cfg.env, cfg.render_size, cfg.frame_skip, cfg.steps)
+    fps = cfg.fps or env_fps(probe)
+    sim_dim = len(probe.unwrapped.get_state())
+    act_dim = int(np.prod(probe.action_space.shape))
+    state_dim = int(np.prod(probe.observation_space["state"].shape))
+    probe.close()
+    writer = LeRobotWriter(
+        tmp,
+        fps=fps,
+        action_dim=act_dim,
+        state_dim=state_dim,
+        sim_state_dim=sim_dim,
+        camera=cfg.camera,
+        codec=cfg.codec,
+        robot_type=cfg.env,
+    )
+    task = f"{cfg.env}: reach the goal"
+    bar = tqdm(total=cfg.episodes, desc=f"collect {cfg.env}", unit="ep")
+    try:
+        if cfg.workers <= 0:
+            _worker_init(d)
+            results = (_worker_episode(e) for e in range(cfg.episodes))
+            _write_all(writer, results, task, bar)
+        else:
+            ctx = mp.get_context(cfg.start_method)
+            with ctx.Pool(cfg.workers, initializer=_worker_init, initargs=(d,)) as pool:
+                # ordered results: episode e is always written as episode e
+                results = pool.imap(_worker_episode, range(cfg.episodes), chunksize=1)
+                _write_all(writer, results, task, bar)
+        writer.finalize()
+        (tmp / "meta" / "collect_config.json").write_text(json.dumps(d, indent=2, default=str))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+        if _WORKER:
+            _WORKER["env"].close()
+            _WORKER.clear()
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return out
+
+
+def _write_all(writer: LeRobotWriter, results, task: str, bar) -> None:
+    for r in results:
+        writer.add_episode(r["frames"], r["actions"], r["states"], r["sim_states"], task)
+        bar.update(1)

@@ -1,0 +1,314 @@
+"""The goal-reaching evaluation: plan toward goal images with a world model, count successes.
+
+Protocol (DINO-WM, Zhou et al. 2024; V-JEPA 2-AC, Assran et al. 2025): each episode starts
+from the env's reset with a fixed seed (``seed + episode``). Its goal is either the state
+reached by a random policy after ``goal_offset_steps`` env steps from that start
+(``goal_source="offset"``: reachable by construction; each random action is held for
+``action_block`` steps, the control rate of the planner) or a state drawn with
+``env.sample_goal_state`` (``"sample"``). The env is then reset to the same start with that
+goal, the goal image is the env's rendering of the goal state, and MPC runs for at most
+``max_steps`` env steps. Outputs in ``out_dir``: ``results.json`` (success rate with its 95%
+Wilson interval, per-episode success, final distance, steps, planning seconds, the resolved
+config), ``distances.png`` and ``episodes.mp4`` (observation beside the goal image).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from planners import CEMConfig, GradientConfig, MPPIConfig, make_planner
+from vworld.eval.costs import CostConfig
+from vworld.eval.mpc import (
+    LatentController,
+    OracleController,
+    RandomController,
+    WorldModel,
+    run_episode,
+)
+from vworld.eval.report import plot_distances, side_by_side, wilson_interval, write_json, write_video
+
+__all__ = ["PlanConfig", "make_goal", "run_planning"]
+
+PLANNERS = ("cem", "mppi", "gd", "random", "oracle")
+GOAL_SOURCES = ("offset", "sample")
+
+
+@dataclass
+class PlanConfig:
+    """Config of ``vworld plan``.
+
+    The planner sub-configs' ``horizon``, ``action_dim``, ``low`` and ``high`` are filled in
+    from ``horizon`` and the env's action space; their other fields are used as given.
+
+    Args:
+        world_model: path of the world model to load (unused by ``random`` and ``oracle``).
+        env: Gymnasium id of the task.
+        render_size: frame size the env renders (must match the world model's input).
+        episodes: number of episodes.
+        seed: episode ``i`` uses seed ``seed + i`` for its start, goal and planner.
+        goal_source: ``"offset"`` (random policy rolled ``goal_offset_steps``) or ``"sample"``.
+        goal_offset_steps: env steps of the random policy that makes an ``offset`` goal.
+        max_steps: env-step budget of an episode.
+        planner: ``"cem"``, ``"mppi"``, ``"gd"``, ``"random"`` or ``"oracle"`` (CEM with the
+            ``cem`` config on the true simulator).
+        horizon: planned actions per sequence (world-model steps).
+        action_block: env steps each planned action is held for (one world-model step).
+        receding_horizon: planned actions executed before replanning.
+        cem: CEM config.
+        mppi: MPPI config.
+        gd: gradient planner config.
+        cost: latent cost config (``cost_on`` also applies to the oracle's task distance).
+        num_video_episodes: episodes written to the video (first ones).
+        out_dir: output folder.
+        device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+    """
+
+    world_model: str = ""
+    env: str = "vworld/Reach-v0"
+    render_size: int = 64
+    episodes: int = 50
+    seed: int = 0
+    goal_source: str = "offset"
+    goal_offset_steps: int = 25
+    max_steps: int = 50
+    planner: str = "cem"
+    horizon: int = 5
+    action_block: int = 5
+    receding_horizon: int = 1
+    cem: CEMConfig = field(default_factory=CEMConfig)
+    mppi: MPPIConfig = field(default_factory=MPPIConfig)
+    gd: GradientConfig = field(default_factory=GradientConfig)
+    cost: CostConfig = field(default_factory=CostConfig)
+    num_video_episodes: int = 4
+    out_dir: str = "outputs/plan"
+    device: str = "auto"
+
+    def validate(self) -> None:
+        where = "vworld/eval/harness.py: PlanConfig"
+        if self.planner not in PLANNERS:
+            raise ValueError(f"{where}.planner must be one of {PLANNERS}, got {self.planner!r}")
+        if self.goal_source not in GOAL_SOURCES:
+            raise ValueError(
+                f"{where}.goal_source must be one of {GOAL_SOURCES}, got {self.goal_source!r}"
+            )
+        for name in ("episodes", "max_steps", "horizon", "action_block", "receding_horizon"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{where}.{name} must be >= 1, got {getattr(self, name)}")
+        if self.receding_horizon > self.horizon:
+            raise ValueError(
+                f"{where}.receding_horizon ({self.receding_horizon}) must be <= horizon ({self.horizon})"
+            )
+        if self.goal_offset_steps < 1 and self.goal_source == "offset":
+            raise ValueError(f"{where}.goal_offset_steps must be >= 1, got {self.goal_offset_steps}")
+        if self.num_video_episodes < 0:
+            raise ValueError(f"{where}.num_video_episodes must be >= 0, got {self.num_video_episodes}")
+        self.cost.validate()
+
+
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def make_env(cfg: PlanConfig) -> Any:
+    import gymnasium
+
+    import envs  # noqa: F401  (registers the vworld/* ids)
+
+    return gymnasium.make(cfg.env, render_size=cfg.render_size)
+
+
+def make_goal(
+    env: Any, seed: int, cfg: PlanConfig
+) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, np.ndarray], np.ndarray]:
+    """Reset episode ``seed`` and give it a goal, as the protocol says.
+
+    Returns:
+        ``(obs, info, goal_obs, goal_state)``: the start observation and info (with the goal
+        set), the goal observation (``pixels`` = ``env.goal_pixels()``, ``state`` =
+        proprioception at the goal) and the goal's full sim state.
+    """
+    u = env.unwrapped
+    env.reset(seed=seed)
+    start = u.get_state()
+    rng = np.random.default_rng([seed, 1])
+    if cfg.goal_source == "offset":
+        low, high = env.action_space.low, env.action_space.high
+        for t in range(cfg.goal_offset_steps):
+            if t % cfg.action_block == 0:
+                a = rng.uniform(low, high).astype(np.float32)
+            env.step(a)
+        goal_state = u.get_state()
+    else:
+        goal_state = np.asarray(u.sample_goal_state(rng), dtype=np.float64)
+    goal_obs, _ = env.reset(seed=seed, options={"state": goal_state, "goal": goal_state})
+    goal_obs = {"pixels": u.goal_pixels(), "state": goal_obs["state"]}
+    obs, info = env.reset(seed=seed, options={"state": start, "goal": goal_state})
+    if not np.array_equal(u.get_state(), start):
+        raise RuntimeError(f"vworld/eval/harness.py: {cfg.env} did not restore the start state")
+    return obs, info, goal_obs, goal_state
+
+
+def _planner_config(cfg: PlanConfig, name: str, action_dim: int, low: float, high: float) -> Any:
+    sub = getattr(cfg, name)
+    return dataclasses.replace(
+        sub, horizon=cfg.horizon, action_dim=action_dim, low=low, high=high
+    )
+
+
+def _action_bounds(env: Any, cfg: PlanConfig) -> tuple[int, float, float]:
+    space = env.action_space
+    low, high = np.unique(space.low), np.unique(space.high)
+    if len(low) != 1 or len(high) != 1:
+        raise ValueError(
+            f"vworld/eval/harness.py: {cfg.env} has per-dimension action bounds "
+            f"{space.low}..{space.high}; the planners take one scalar low/high"
+        )
+    return int(space.shape[0]), float(low[0]), float(high[0])
+
+
+def _load_world_model(cfg: PlanConfig, device: torch.device) -> WorldModel:
+    if not cfg.world_model:
+        raise ValueError(
+            f"vworld/eval/harness.py: PlanConfig.world_model must be a path for planner={cfg.planner!r}"
+        )
+    from vworld.world_model import load_world_model
+
+    return load_world_model(cfg.world_model, device=device)
+
+
+def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict[str, Any]:
+    """Run the goal-reaching evaluation and write its outputs to ``cfg.out_dir``.
+
+    Args:
+        cfg: :class:`PlanConfig`.
+        world_model: a loaded :class:`vworld.eval.mpc.WorldModel`; when None it is loaded from
+            ``cfg.world_model`` (not needed for ``random`` and ``oracle``).
+    Returns:
+        The dict written to ``results.json``.
+    """
+    from vworld.config import to_dict
+
+    cfg.validate()
+    device = resolve_device(cfg.device)
+    out_dir = Path(cfg.out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = make_env(cfg)
+    action_dim, low, high = _action_bounds(env, cfg)
+    if cfg.planner in ("cem", "mppi", "gd"):
+        if world_model is None:
+            world_model = _load_world_model(cfg, device)
+        wm_action_block = getattr(world_model, "action_block", None)
+        if wm_action_block is not None and int(wm_action_block) != cfg.action_block:
+            raise ValueError(
+                f"vworld/eval/harness.py: PlanConfig.action_block={cfg.action_block} but the "
+                f"world model was trained with action_block={wm_action_block}"
+            )
+        pcfg = _planner_config(cfg, cfg.planner, action_dim, low, high)
+        controller: Any = LatentController(
+            world_model,
+            make_planner(cfg.planner, pcfg, device=str(device)),
+            cfg.cost,
+            cfg.receding_horizon,
+            device,
+            cfg.seed,
+        )
+    elif cfg.planner == "oracle":
+        pcfg = _planner_config(cfg, "cem", action_dim, low, high)
+        controller = OracleController(
+            env.unwrapped,
+            make_planner("cem", pcfg, device="cpu"),
+            cfg.action_block,
+            cfg.receding_horizon,
+            cfg.cost.cost_on,
+            cfg.seed,
+        )
+    else:
+        controller = RandomController(action_dim, low, high, cfg.receding_horizon, cfg.seed)
+
+    threshold = getattr(env.unwrapped, "success_threshold", None)
+    episodes: list[dict[str, Any]] = []
+    all_distances: list[list[float]] = []
+    video: list[np.ndarray] = []
+    t_start = time.perf_counter()
+    bar = tqdm(range(cfg.episodes), desc=f"plan {cfg.planner}", unit="ep")
+    try:
+        for i in bar:
+            seed = cfg.seed + i
+            obs, info, goal_obs, _ = make_goal(env, seed, cfg)
+            controller.reset(goal_obs, seed=seed)
+            record = i < cfg.num_video_episodes
+            res = run_episode(
+                env, controller, obs, info, cfg.max_steps, cfg.action_block, record_frames=record
+            )
+            if record:
+                video.extend(side_by_side(f, goal_obs["pixels"], scale=2) for f in res.frames)
+                video.extend([np.zeros_like(video[-1])] * 3)  # a short black gap
+            all_distances.append(res.distances)
+            episodes.append(
+                {
+                    "seed": seed,
+                    "success": res.success,
+                    "final_distance": res.final_distance,
+                    "min_distance": float(min(res.distances)),
+                    "initial_distance": res.distances[0],
+                    "steps": res.steps,
+                    "num_plans": res.num_plans,
+                    "plan_seconds": res.plan_seconds,
+                    "plan_seconds_per_step": res.plan_seconds / max(res.steps, 1),
+                }
+            )
+            n_ok = sum(e["success"] for e in episodes)
+            bar.set_postfix(success=f"{n_ok}/{len(episodes)} ({n_ok / len(episodes):.0%})")
+    finally:
+        bar.close()
+        env.close()
+
+    n_ok = sum(e["success"] for e in episodes)
+    lo, hi = wilson_interval(n_ok, len(episodes))
+    total_steps = sum(e["steps"] for e in episodes)
+    total_plans = sum(e["num_plans"] for e in episodes)
+    total_plan_s = sum(e["plan_seconds"] for e in episodes)
+    results: dict[str, Any] = {
+        "env": cfg.env,
+        "planner": cfg.planner,
+        "world_model": cfg.world_model,
+        "num_episodes": len(episodes),
+        "num_success": n_ok,
+        "success_rate": n_ok / len(episodes),
+        "success_rate_ci95": [lo, hi],
+        "mean_final_distance": float(np.mean([e["final_distance"] for e in episodes])),
+        "mean_steps": float(np.mean([e["steps"] for e in episodes])),
+        "plan_seconds_per_step": total_plan_s / max(total_steps, 1),
+        "plan_seconds_per_call": total_plan_s / max(total_plans, 1),
+        "wall_seconds": time.perf_counter() - t_start,
+        "success_threshold": threshold,
+        "device": str(device),
+        "episodes": episodes,
+        "config": to_dict(cfg),
+    }
+    write_json(results, out_dir / "results.json")
+    plot_distances(
+        all_distances,
+        [e["success"] for e in episodes],
+        out_dir / "distances.png",
+        threshold=threshold,
+        title=f"{cfg.env} {cfg.planner}: {n_ok}/{len(episodes)} success",
+    )
+    if video:
+        write_video(video, out_dir / "episodes.mp4", fps=10)
+    results["outputs"] = {
+        "results": str(out_dir / "results.json"),
+        "plot": str(out_dir / "distances.png"),
+        "video": str(out_dir / "episodes.mp4") if video else None,
+    }
+    return results

@@ -1,0 +1,375 @@
+"""Model-predictive control toward a goal image: latent MPC, and random and oracle baselines.
+
+The control loop of DINO-WM (Zhou et al. 2024) and V-JEPA 2-AC (Assran et al. 2025): encode
+the current observation and the goal image, plan an action sequence that brings the world
+model's predicted latent close to the goal latent, execute the first ``receding_horizon``
+planned actions, each held for ``action_block`` env steps (one world-model step is one
+block), then replan, warm-starting from the previous plan shifted by the executed actions
+(TD-MPC2). The episode stops on success, read from the env's ``info`` after every executed
+env step, or when the step budget is spent. The simulator's state never steers the latent
+controller; only the :class:`OracleController` baseline plans with the true simulator, to
+measure the headroom a perfect model would give.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from planners import Planner
+from vworld.eval.costs import CostConfig, goal_cost
+
+__all__ = [
+    "Controller",
+    "EpisodeResult",
+    "LatentController",
+    "OracleController",
+    "OracleSimulator",
+    "RandomController",
+    "WorldModel",
+    "run_episode",
+]
+
+
+@runtime_checkable
+class WorldModel(Protocol):
+    """What the planning harness needs from a world model.
+
+    One world-model step is one action block (``action_block`` env steps with the action held).
+    """
+
+    def encode(self, frames: Tensor) -> Tensor:
+        """``frames (B, T, C, H, W) uint8`` -> latents ``(B, T, ...)`` (any per-frame shape)."""
+        ...
+
+    def rollout(
+        self, z_context: Tensor, s_context: Tensor, actions: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Predict ``H`` steps for ``N`` candidate action sequences from one context.
+
+        Args:
+            z_context: ``(1, T, ...)`` latents of the current observation.
+            s_context: ``(1, T, S)`` proprioception of the current observation.
+            actions: ``(N, H, A)`` candidate sequences.
+        Returns:
+            ``(z_pred (N, H, ...), s_pred (N, H, S))``.
+        """
+        ...
+
+
+def pixels_to_frames(pixels: np.ndarray, device: torch.device) -> Tensor:
+    """One ``(H, W, 3)`` uint8 frame -> ``(1, 1, 3, H, W)`` uint8 tensor on ``device``."""
+    x = torch.from_numpy(np.ascontiguousarray(pixels)).to(device)
+    return x.permute(2, 0, 1)[None, None]  # (1, 1, C, H, W)
+
+
+class Controller(Protocol):
+    """Chooses the next actions to execute; ``act`` returns ``(k, action_dim)`` block actions."""
+
+    def reset(self, goal_obs: dict[str, np.ndarray], seed: int | None = None) -> None: ...
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray: ...
+
+
+class LatentController:
+    """Plan in a world model's latent space toward the goal image.
+
+    Args:
+        world_model: a :class:`WorldModel`.
+        planner: a ``planners`` planner whose horizon and action_dim match the task.
+        cost: :class:`vworld.eval.costs.CostConfig`.
+        receding_horizon: planned actions executed before replanning.
+        device: where the world model lives.
+        seed: seeds the planner's generator (reseeded on every ``reset``).
+    """
+
+    def __init__(
+        self,
+        world_model: WorldModel,
+        planner: Planner,
+        cost: CostConfig,
+        receding_horizon: int = 1,
+        device: str | torch.device = "cpu",
+        seed: int = 0,
+    ) -> None:
+        self.world_model = world_model
+        self.planner = planner
+        self.cost = cost
+        self.receding_horizon = receding_horizon
+        self.device = torch.device(device)
+        self.seed = seed
+        self._generator = torch.Generator(device=planner.device)
+        self._z_goal: Tensor | None = None
+        self._s_goal: Tensor | None = None
+        self._prev: Tensor | None = None
+        self.last_info: dict[str, Any] = {}
+
+    @torch.no_grad()
+    def reset(self, goal_obs: dict[str, np.ndarray], seed: int | None = None) -> None:
+        """Encode the goal and forget the previous plan.
+
+        Args:
+            goal_obs: ``{"pixels": (H, W, 3) uint8, "state": (S,)}``; ``"state"`` may be absent.
+            seed: reseeds the planner's generator (default: the constructor's seed).
+        """
+        self._generator.manual_seed(self.seed if seed is None else seed)
+        self._z_goal = self.world_model.encode(pixels_to_frames(goal_obs["pixels"], self.device))
+        state = goal_obs.get("state")
+        self._s_goal = None if state is None else torch.as_tensor(state, device=self.device).float()
+        self._prev = None
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        """Plan from ``obs`` and return the first ``receding_horizon`` actions ``(k, A)``."""
+        if self._z_goal is None:
+            raise RuntimeError("vworld/eval/mpc.py: LatentController.reset(goal_obs) was not called")
+        with torch.no_grad():
+            z_ctx = self.world_model.encode(pixels_to_frames(obs["pixels"], self.device))
+            s_ctx = torch.as_tensor(obs["state"], device=self.device).float()[None, None]
+        z_goal, s_goal, cost_cfg = self._z_goal, self._s_goal, self.cost
+
+        def cost_fn(actions: Tensor) -> Tensor:
+            z_pred, s_pred = self.world_model.rollout(z_ctx, s_ctx, actions.to(self.device))
+            return goal_cost(z_pred, z_goal, cost_cfg, s_pred, s_goal)
+
+        init = None if self._prev is None else self.planner.shift(self._prev, self.receding_horizon)
+        plan, info = self.planner.plan(cost_fn, init=init, generator=self._generator)
+        self._prev = plan.detach()
+        self.last_info = info
+        return plan[: self.receding_horizon].detach().cpu().numpy()
+
+
+class RandomController:
+    """Uniformly random actions in the bounds (the ``planner=random`` baseline).
+
+    Args:
+        action_dim: size of an action.
+        low: lower bound.
+        high: upper bound.
+        receding_horizon: actions returned per call.
+        seed: seed of the generator (reseeded on every ``reset`` when given one).
+    """
+
+    def __init__(
+        self, action_dim: int, low: float = -1.0, high: float = 1.0, receding_horizon: int = 1,
+        seed: int = 0,
+    ) -> None:
+        self.action_dim, self.low, self.high = action_dim, low, high
+        self.receding_horizon = receding_horizon
+        self.rng = np.random.default_rng(seed)
+
+    def reset(self, goal_obs: dict[str, np.ndarray], seed: int | None = None) -> None:
+        if seed is not None:
+            self.rng = np.random.default_rng(seed)
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        return self.rng.uniform(self.low, self.high, (self.receding_horizon, self.action_dim))
+
+
+class OracleSimulator:
+    """Scores action sequences by simulating them in a private copy of the env's physics.
+
+    Rendering dominates an env step (milliseconds against microseconds of physics), so the
+    oracle steps the env's MuJoCo model on its own ``MjData`` exactly as ``GoalEnv.step``
+    does (action clipped to [-1, 1] into ``ctrl``, ``frame_skip`` calls of ``mj_step``) and
+    restores states in ``GoalEnv.get_state`` layout ``[qpos, qvel, act, qacc_warmstart]``;
+    the task distance comes from the env's own ``task_distance``. A test checks that the
+    states it reaches are bit-identical to stepping the env.
+
+    Args:
+        env: the unwrapped goal env (``envs.GoalEnv``).
+    """
+
+    def __init__(self, env: Any) -> None:
+        import envs  # noqa: F401  (sets MUJOCO_GL=egl before mujoco is first imported)
+        import mujoco
+
+        self._mujoco = mujoco
+        self.env = env
+        self.model = env.model
+        self.data = mujoco.MjData(self.model)
+        self.frame_skip = int(env.frame_skip)
+
+    def _write(self, state: np.ndarray) -> None:
+        parts = self.env.split_state(state)
+        d = self.data
+        d.qpos[:] = parts["qpos"]
+        d.qvel[:] = parts["qvel"]
+        d.act[:] = parts["act"]
+        d.ctrl[:] = 0.0
+        self._mujoco.mj_forward(self.model, d)
+        d.qacc_warmstart[:] = parts["qacc_warmstart"]  # mj_forward overwrites it
+
+    def _read(self) -> np.ndarray:
+        d = self.data
+        return np.concatenate([d.qpos, d.qvel, d.act, d.qacc_warmstart]).astype(np.float64)
+
+    def simulate(self, state: np.ndarray, actions: np.ndarray, action_block: int) -> np.ndarray:
+        """States after each block of one sequence.
+
+        Args:
+            state: start sim state.
+            actions: ``(H, A)`` block actions, each held ``action_block`` env steps.
+            action_block: env steps per planned action.
+        Returns:
+            ``(H, sim_state_dim)`` states at the end of every block.
+        """
+        self._write(state)
+        step = self._mujoco.mj_step
+        out = []
+        for a in actions:
+            self.data.ctrl[:] = np.clip(a, -1.0, 1.0)
+            for _ in range(action_block * self.frame_skip):
+                step(self.model, self.data)
+            out.append(self._read())
+        return np.stack(out)
+
+    def costs(
+        self,
+        state: np.ndarray,
+        goal_state: np.ndarray,
+        actions: np.ndarray,
+        action_block: int,
+        cost_on: str = "last",
+    ) -> np.ndarray:
+        """Task distance to the goal of ``(N, H, A)`` sequences: last block or summed."""
+        out = np.empty(len(actions))
+        for n, seq in enumerate(actions):
+            states = self.simulate(state, seq, action_block)
+            if cost_on == "last":
+                out[n] = self.env.task_distance(states[-1], goal_state)
+            else:
+                out[n] = sum(self.env.task_distance(s, goal_state) for s in states)
+        return out
+
+
+class OracleController:
+    """Plan with the true simulator (headroom baseline): same planner, true dynamics.
+
+    Args:
+        env: the unwrapped goal env being controlled (its current state and goal are read).
+        planner: a ``planners`` planner on the CPU.
+        action_block: env steps per planned action.
+        receding_horizon: planned actions executed before replanning.
+        cost_on: ``"last"`` or ``"all"`` as in :class:`CostConfig`.
+        seed: seeds the planner's generator.
+    """
+
+    def __init__(
+        self,
+        env: Any,
+        planner: Planner,
+        action_block: int,
+        receding_horizon: int = 1,
+        cost_on: str = "last",
+        seed: int = 0,
+    ) -> None:
+        self.env = env
+        self.sim = OracleSimulator(env)
+        self.planner = planner
+        self.action_block = action_block
+        self.receding_horizon = receding_horizon
+        self.cost_on = cost_on
+        self.seed = seed
+        self._generator = torch.Generator(device=planner.device)
+        self._prev: Tensor | None = None
+        self.last_info: dict[str, Any] = {}
+
+    def reset(self, goal_obs: dict[str, np.ndarray], seed: int | None = None) -> None:
+        self._generator.manual_seed(self.seed if seed is None else seed)
+        self._prev = None
+
+    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
+        state = self.env.get_state()
+        goal = self.env.goal_state
+
+        def cost_fn(actions: Tensor) -> Tensor:
+            c = self.sim.costs(state, goal, actions.cpu().numpy(), self.action_block, self.cost_on)
+            return torch.as_tensor(c, dtype=torch.float32, device=actions.device)
+
+        init = None if self._prev is None else self.planner.shift(self._prev, self.receding_horizon)
+        plan, info = self.planner.plan(cost_fn, init=init, generator=self._generator)
+        self._prev = plan
+        self.last_info = info
+        return plan[: self.receding_horizon].cpu().numpy()
+
+
+@dataclass
+class EpisodeResult:
+    """What one MPC episode did.
+
+    Args:
+        success: whether ``info["success"]`` was seen after some executed step.
+        steps: env steps executed.
+        distances: ``info["distance"]`` at reset and after every step (``steps + 1`` values).
+        plan_seconds: wall time spent choosing actions.
+        num_plans: calls to the controller.
+        frames: observation frames (reset and after every step) when recorded.
+    """
+
+    success: bool
+    steps: int
+    distances: list[float]
+    plan_seconds: float
+    num_plans: int
+    frames: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def final_distance(self) -> float:
+        return self.distances[-1]
+
+
+def run_episode(
+    env: Any,
+    controller: Controller,
+    obs: dict[str, np.ndarray],
+    info: dict[str, Any],
+    max_steps: int,
+    action_block: int,
+    record_frames: bool = False,
+) -> EpisodeResult:
+    """Run MPC from the current env state until success or ``max_steps`` env steps.
+
+    Args:
+        env: a Gymnasium goal env, already reset with its goal set.
+        controller: its ``act(obs)`` returns ``(k, A)`` actions, each held ``action_block`` steps.
+        obs: the observation the episode starts from.
+        info: the ``info`` of that reset.
+        max_steps: env-step budget.
+        action_block: env steps each returned action is held for.
+        record_frames: keep every observation frame (for videos).
+    """
+    distances = [float(info["distance"])]
+    frames = [obs["pixels"]] if record_frames else []
+    steps, plan_seconds, num_plans, success = 0, 0.0, 0, False
+    while steps < max_steps and not success:
+        t0 = time.perf_counter()
+        actions = np.asarray(controller.act(obs), dtype=np.float32)
+        plan_seconds += time.perf_counter() - t0
+        num_plans += 1
+        if actions.ndim != 2 or len(actions) == 0:
+            raise ValueError(
+                f"vworld/eval/mpc.py: controller.act must return (k >= 1, action_dim) actions, "
+                f"got shape {actions.shape}"
+            )
+        stop = False
+        for a in actions:
+            for _ in range(action_block):
+                obs, _, terminated, truncated, info = env.step(a)
+                steps += 1
+                distances.append(float(info["distance"]))
+                if record_frames:
+                    frames.append(obs["pixels"])
+                success = bool(info["success"])
+                if success or steps >= max_steps or terminated or truncated:
+                    stop = True
+                    break
+            if stop:
+                break
+        if stop and not success and (terminated or truncated):
+            break
+    return EpisodeResult(success, steps, distances, plan_seconds, num_plans, frames)

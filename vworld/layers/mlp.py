@@ -1,0 +1,36 @@
+"""Transformer feed-forward network (two Linear layers with GELU), as in ViT and V-JEPA.
+
+Public API: ``MLP(in_features, hidden_features, out_features=None, drop=0.0)``; parameter
+names ``fc1``/``fc2`` match the official V-JEPA checkpoints.
+"""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+
+class MLP(nn.Module):
+    """Linear -> GELU -> Linear.
+
+    Args:
+        in_features: input width.
+        hidden_features: hidden width.
+        out_features: output width (defaults to ``in_features``).
+        drop: dropout after the activation and after ``fc2`` while training.
+    """
+
+    def __init__(
+        self,
+        in_features: int,
+        hidden_features: int,
+        out_features: int | None = None,
+        drop: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(in_features, hidden_features)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_features, out_features or in_features)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))

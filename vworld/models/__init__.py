@@ -1,0 +1,22 @@
+"""vworld models: V-JEPA tubelet ViT encoder, masked predictor, registry, official-weight loaders."""
+
+from vworld.models.official import (
+    convert_official_state_dict,
+    load_official_encoder,
+    load_official_predictor,
+)
+from vworld.models.predictor import MaskedPredictor
+from vworld.models.registry import create_model, list_models, model_kind, register_model
+from vworld.models.vit import VisionTransformer
+
+__all__ = [
+    "MaskedPredictor",
+    "VisionTransformer",
+    "convert_official_state_dict",
+    "create_model",
+    "list_models",
+    "load_official_encoder",
+    "load_official_predictor",
+    "model_kind",
+    "register_model",
+]

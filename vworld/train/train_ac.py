@@ -1,0 +1,441 @@
+"""Train an action-conditioned predictor over a frozen video encoder (V-JEPA 2-AC, 2025).
+
+The encoder's features of every frame are computed once (``vworld.train.features``); the
+predictor then learns ``z_{t+1} = P(z_<=t, a_<=t, s_<=t)`` with two L1 terms, as V-JEPA 2-AC:
+teacher forcing over a window of T frames, and a rollout over ``rollout_steps`` steps fed with
+its own predictions (the released code's rollout indexing was later fixed to predict z_3 from
+z_1 and the predicted z_2, which is what this does). An L1 term trains the state head, so
+rollouts need no simulator. Held-out episodes measure the latent error 1..H steps ahead
+beside the copy-the-last-latent baseline.
+
+Actions are aggregated over ``data.frame_stride`` env steps (summed, or the state difference),
+so one model step is ``frame_stride`` env steps: plan with ``action_block = frame_stride``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from vworld.config import MISSING, save_config
+from vworld.data.episodes import open_robot_log
+from vworld.encoders import export_encoder, load_encoder
+from vworld.models.ac_predictor import build_ac_predictor
+from vworld.train.checkpoint import (
+    get_rng_state,
+    latest_checkpoint,
+    load_checkpoint,
+    save_training_checkpoint,
+    set_rng_state,
+)
+from vworld.train.features import EncodedEpisode, encode_log
+from vworld.train.monitor import MetricsLogger
+from vworld.train.runtime import (
+    batch_split,
+    make_accelerator,
+    param_groups,
+    progress_bar,
+    set_optim_hparams,
+    step_seed,
+)
+from vworld.train.schedules import lr_at, wd_at
+
+__all__ = ["ACWindows", "TrainACConfig", "train_ac"]
+
+log = logging.getLogger("vworld.train_ac")
+
+
+@dataclass
+class ACDataConfig:
+    path: str = MISSING  # a LeRobot (v3.0 / v2.1) folder or a robomimic HDF5 file
+    num_frames: int = 4  # frames per training window (T)
+    frame_stride: int = 5  # env steps per model step
+    action_mode: str = "sum"  # sum | state_diff
+    val_fraction: float = 0.1  # held-out episodes (the last ones)
+    pool_grid: list[int] | None = None  # pool each frame's tokens to (h', w')
+    cache_dir: str | None = None  # where encoded features are cached; default out_dir/cache
+
+
+@dataclass
+class ACModelConfig:
+    name: str = "ac_micro"
+    predictor_embed_dim: int | None = None
+    depth: int | None = None
+    num_heads: int | None = None
+
+
+@dataclass
+class ACOptimConfig:
+    lr: float = 1.0e-3
+    start_lr: float = 1.0e-4
+    final_lr: float = 1.0e-5
+    warmup_steps: int = 100
+    schedule: str = "cosine"
+    decay_steps: int = 0
+    weight_decay: float = 0.04
+    final_weight_decay: float = 0.04
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    grad_clip: float = 1.0
+
+
+@dataclass
+class ACTrainConfig:
+    steps: int = 2000
+    batch_size: int = 64
+    grad_accum: int = 1
+    rollout_steps: int = 2
+    state_loss_weight: float = 1.0
+    precision: str = "auto"
+    log_every: int = 50
+    ckpt_every: int = 500
+    keep_every: int = 0
+    val_every: int = 500
+    val_horizon: int = 5
+    val_windows: int = 256
+
+
+@dataclass
+class TrainACConfig:
+    out_dir: str = MISSING
+    encoder: str = MISSING  # a pretraining run folder, exported encoder or official .pt
+    seed: int = 0
+    resume: bool = True
+    device: str = "auto"
+    data: ACDataConfig = field(default_factory=ACDataConfig)
+    model: ACModelConfig = field(default_factory=ACModelConfig)
+    optim: ACOptimConfig = field(default_factory=ACOptimConfig)
+    train: ACTrainConfig = field(default_factory=ACTrainConfig)
+
+    def validate(self) -> None:
+        if self.data.action_mode not in ("sum", "state_diff"):
+            raise ValueError(f"data.action_mode: '{self.data.action_mode}', expected sum|state_diff")
+        if self.data.num_frames < self.train.rollout_steps + 1:
+            raise ValueError(
+                f"data.num_frames={self.data.num_frames} must be > train.rollout_steps="
+                f"{self.train.rollout_steps}"
+            )
+        if self.data.pool_grid is not None and len(self.data.pool_grid) != 2:
+            raise ValueError(f"data.pool_grid: expected [h, w], got {self.data.pool_grid}")
+
+
+def aggregate(actions: np.ndarray, states: np.ndarray, frames: np.ndarray, mode: str) -> np.ndarray:
+    """Actions between consecutive sampled frames: summed over the stride, or state deltas.
+
+    Args:
+        actions: ``(L, A)`` per-env-step actions (``actions[t]`` leads from frame t to t+1).
+        states: ``(L, S)``.
+        frames: sampled frame indices ``(T,)`` (strictly increasing).
+    Returns:
+        ``(T-1, A)`` (sum) or ``(T-1, S)`` (state_diff).
+    """
+    if mode == "state_diff":
+        return states[frames[1:]] - states[frames[:-1]]
+    csum = np.concatenate([np.zeros_like(actions[:1]), np.cumsum(actions, 0)])  # (L+1, A)
+    return csum[frames[1:]] - csum[frames[:-1]]
+
+
+class ACWindows:
+    """All windows of T frames at a stride inside each episode (never crossing episodes)."""
+
+    def __init__(self, episodes: list[EncodedEpisode], num_frames: int, stride: int, mode: str):
+        self.episodes = episodes
+        self.num_frames, self.stride, self.mode = num_frames, stride, mode
+        span = (num_frames - 1) * stride
+        self.index = [
+            (e, s) for e, ep in enumerate(episodes) for s in range(0, len(ep.actions) - span)
+        ]
+        if not self.index:
+            raise ValueError(
+                f"no window of {num_frames} frames at stride {stride} fits in any episode "
+                f"(longest has {max(len(e.actions) for e in episodes)} frames)"
+            )
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def get(self, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Windows ``rows`` as ``z (B, T, Np, D)``, ``actions (B, T-1, A)``, ``states (B, T, S)``."""
+        zs, acts, sts = [], [], []
+        for r in rows.tolist():
+            e, s = self.index[r]
+            ep = self.episodes[e]
+            frames = s + self.stride * np.arange(self.num_frames)
+            zs.append(ep.z[frames])
+            acts.append(torch.from_numpy(aggregate(ep.actions, ep.states, frames, self.mode)))
+            sts.append(torch.from_numpy(ep.states[frames]))
+        return torch.stack(zs).float(), torch.stack(acts).float(), torch.stack(sts).float()
+
+
+def _norm_stats(windows: ACWindows) -> dict[str, list[float]]:
+    n = min(len(windows), 20000)
+    rows = torch.linspace(0, len(windows) - 1, n).long()
+    _, a, s = windows.get(rows)
+    a, s = a.reshape(-1, a.shape[-1]), s.reshape(-1, s.shape[-1])
+    return {
+        "action_mean": a.mean(0).tolist(),
+        "action_std": a.std(0).clamp_min(1e-6).tolist(),
+        "state_mean": s.mean(0).tolist(),
+        "state_std": s.std(0).clamp_min(1e-6).tolist(),
+    }
+
+
+class Normalizer(nn.Module):
+    def __init__(self, stats: dict[str, list[float]]):
+        super().__init__()
+        for k, v in stats.items():
+            self.register_buffer(k, torch.tensor(v, dtype=torch.float32), persistent=False)
+
+    def actions(self, a: Tensor) -> Tensor:
+        return (a - self.action_mean) / self.action_std
+
+    def states(self, s: Tensor) -> Tensor:
+        return (s - self.state_mean) / self.state_std
+
+    def unstates(self, s: Tensor) -> Tensor:
+        return s * self.state_std + self.state_mean
+
+
+def ac_losses(
+    model: nn.Module, z: Tensor, a: Tensor, s: Tensor, rollout_steps: int, state_w: float
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Teacher-forcing + rollout L1 losses on normalised windows.
+
+    Args:
+        z: ``(B, T, Np, D)`` tokens; a: ``(B, T-1, A)``; s: ``(B, T, S)``.
+    """
+    z_pred, s_pred = model(z[:, :-1], a, s[:, :-1])  # (B, T-1, Np, D), (B, T-1, S)
+    tf = (z_pred - z[:, 1:]).abs().mean()
+    loss_s = (s_pred - s[:, 1:]).abs().mean()
+    roll = z.new_zeros(())
+    if rollout_steps > 1:
+        zs, ss = z[:, :1], s[:, :1]
+        for r in range(rollout_steps):
+            zp, sp = model(zs, a[:, : r + 1], ss)
+            zs = torch.cat([zs, zp[:, -1:]], 1)
+            ss = torch.cat([ss, sp[:, -1:]], 1)
+        roll = (zs[:, 2:] - z[:, 2 : rollout_steps + 1]).abs().mean()
+        loss_s = loss_s + (ss[:, 2:] - s[:, 2 : rollout_steps + 1]).abs().mean()
+    total = tf + roll + state_w * loss_s
+    return total, {"loss_tf": tf.detach(), "loss_rollout": roll.detach(), "loss_state": loss_s.detach()}
+
+
+@torch.no_grad()
+def validate(
+    model: nn.Module, windows: ACWindows, norm: Normalizer, max_windows: int, device: torch.device
+) -> dict[str, float]:
+    """Latent L1 error 1..H steps ahead from one context frame, and the copy-last baseline."""
+    n = min(len(windows), max_windows)
+    rows = torch.linspace(0, len(windows) - 1, n).long()
+    z, a, s = windows.get(rows)
+    z, a, s = z.to(device), norm.actions(a.to(device)), norm.states(s.to(device))
+    out: dict[str, float] = {}
+    preds = []
+    for i in range(0, n, 64):
+        zp, _ = model.rollout(z[i : i + 64, :1], s[i : i + 64, :1], a[i : i + 64, :0], a[i : i + 64])
+        preds.append(zp)
+    zp = torch.cat(preds)  # (n, H, Np, D)
+    for h in range(1, zp.shape[1] + 1):
+        out[f"val_l1_h{h}"] = float((zp[:, h - 1] - z[:, h]).abs().mean())
+        out[f"val_copy_h{h}"] = float((z[:, 0] - z[:, h]).abs().mean())
+    return out
+
+
+def _split(num_episodes: int, val_fraction: float) -> tuple[list[int], list[int]]:
+    if num_episodes < 2 or val_fraction <= 0:
+        return list(range(num_episodes)), []
+    n_val = max(1, round(num_episodes * val_fraction))
+    return list(range(num_episodes - n_val)), list(range(num_episodes - n_val, num_episodes))
+
+
+def train_ac(cfg: TrainACConfig) -> Path:
+    """Train (or resume) the action-conditioned predictor; returns ``out_dir``."""
+    cfg.validate()
+    out_dir = Path(cfg.out_dir)
+    acc = make_accelerator(cfg.device, cfg.train.precision)
+    world, rank = acc.num_processes, acc.process_index
+    micro = batch_split(cfg.train.batch_size, world, cfg.train.grad_accum)
+
+    encoder = load_encoder(cfg.encoder, device=acc.device)
+    robot_log = open_robot_log(cfg.data.path)
+    first = robot_log.load_episode(0, frames=True)
+    h_img, w_img = first.frames.shape[1:3]
+    _, gh, gw = encoder.grid(encoder.tubelet_size, h_img, w_img)
+    pool = tuple(cfg.data.pool_grid) if cfg.data.pool_grid else None
+    cache_dir = Path(cfg.data.cache_dir) if cfg.data.cache_dir else out_dir / "cache"
+    if acc.is_main_process:
+        episodes = encode_log(encoder, robot_log, (gh, gw), pool, cache_dir)
+    acc.wait_for_everyone()
+    if not acc.is_main_process:
+        episodes = encode_log(encoder, robot_log, (gh, gw), pool, cache_dir, show_progress=False)
+    train_eps, val_eps = _split(len(episodes), cfg.data.val_fraction)
+    stride, mode = cfg.data.frame_stride, cfg.data.action_mode
+    train_w = ACWindows([episodes[i] for i in train_eps], cfg.data.num_frames, stride, mode)
+    val_w = (
+        ACWindows([episodes[i] for i in val_eps], cfg.train.val_horizon + 1, stride, mode)
+        if val_eps
+        else None
+    )
+    stats = _norm_stats(train_w)
+    norm = Normalizer(stats).to(acc.device)
+    token_grid = pool or (gh, gw)
+    a_dim = robot_log.state_dim if mode == "state_diff" else robot_log.action_dim
+    model_kwargs = {
+        "embed_dim": int(encoder.embed_dim),
+        "action_dim": int(a_dim),
+        "state_dim": int(robot_log.state_dim),
+        "grid": list(token_grid),
+        "max_steps": max(cfg.data.num_frames, cfg.train.val_horizon + 1, 16),
+        **{
+            k: v
+            for k, v in dataclasses.asdict(cfg.model).items()
+            if k != "name" and v is not None
+        },
+    }
+
+    torch.manual_seed(cfg.seed)
+    model = build_ac_predictor(cfg.model.name, **{**model_kwargs, "grid": tuple(token_grid)})
+    optimizer = torch.optim.AdamW(param_groups(model), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))
+    start_step = 0
+    ckpt_path = latest_checkpoint(out_dir / "checkpoints") if cfg.resume else None
+    if ckpt_path is not None:
+        state = load_checkpoint(ckpt_path)
+        model.load_state_dict(state["predictor"])
+        optimizer.load_state_dict(state["optimizer"])
+        start_step = int(state["step"])
+        set_rng_state(state["rng"])
+        log.info("resuming from %s at step %d", ckpt_path, start_step)
+    if acc.is_main_process:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out_dir / "config.yaml")
+    model, optimizer = acc.prepare(model, optimizer)
+    inner = acc.unwrap_model(model)
+
+    metrics = (
+        MetricsLogger(out_dir / "metrics.jsonl", resume_step=start_step if ckpt_path else None)
+        if acc.is_main_process
+        else None
+    )
+    bar = progress_bar(cfg.train.steps, start_step, "train-ac", disable=not acc.is_main_process)
+    t_last, n_since = time.perf_counter(), 0
+    loss_val = float("nan")
+    for step in range(start_step, cfg.train.steps):
+        torch.manual_seed(step_seed(cfg.seed, step, rank + 1))
+        lr = lr_at(
+            step, cfg.train.steps, cfg.optim.lr, cfg.optim.warmup_steps, cfg.optim.start_lr,
+            cfg.optim.final_lr, cfg.optim.schedule, cfg.optim.decay_steps,
+        )
+        wd = wd_at(step, cfg.train.steps, cfg.optim.weight_decay, cfg.optim.final_weight_decay)
+        set_optim_hparams(optimizer, lr, wd)
+        gen = torch.Generator().manual_seed(step_seed(cfg.seed, step, 0))
+        global_rows = torch.randint(len(train_w), (cfg.train.batch_size,), generator=gen)
+        step_loss = torch.zeros((), device=acc.device)
+        parts: dict[str, Tensor] = {}
+        for m in range(cfg.train.grad_accum):
+            rows = global_rows[torch.arange(micro) * world + rank + world * m * micro]
+            z, a, s = train_w.get(rows)
+            z, a, s = z.to(acc.device), norm.actions(a.to(acc.device)), norm.states(s.to(acc.device))
+            sync = m == cfg.train.grad_accum - 1
+            ctx = contextlib.nullcontext() if sync else acc.no_sync(model)
+            with ctx, acc.autocast():
+                loss, parts = ac_losses(
+                    model, z, a, s, cfg.train.rollout_steps, cfg.train.state_loss_weight
+                )
+                acc.backward(loss / cfg.train.grad_accum)
+            step_loss += loss.detach() / cfg.train.grad_accum
+        if cfg.optim.grad_clip > 0:
+            acc.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+        done = step + 1
+        n_since += cfg.train.batch_size
+        loss_val = float(acc.reduce(step_loss, reduction="mean"))
+        if not math.isfinite(loss_val):
+            raise FloatingPointError(f"loss is {loss_val} at step {done}; lower optim.lr?")
+        bar.update(1)
+        record = None
+        if done % cfg.train.log_every == 0 or done == cfg.train.steps:
+            now = time.perf_counter()
+            rate = n_since / max(now - t_last, 1e-9)
+            t_last, n_since = now, 0
+            bar.set_postfix(loss=f"{loss_val:.4f}", win_s=f"{rate:.0f}")
+            record = {"step": done, "loss": loss_val, "lr": lr, "windows_per_s": rate}
+            record.update({k: float(acc.reduce(v, reduction="mean")) for k, v in parts.items()})
+        if val_w is not None and (done % cfg.train.val_every == 0 or done == cfg.train.steps):
+            inner.eval()
+            val = validate(inner, val_w, norm, cfg.train.val_windows, acc.device)
+            inner.train()
+            record = record or {"step": done, "loss": loss_val, "lr": lr}
+            record.update(val)
+        if record is not None and metrics is not None:
+            metrics.log(record)
+        if done % cfg.train.ckpt_every == 0 or done == cfg.train.steps:
+            acc.wait_for_everyone()
+            if acc.is_main_process:
+                state = {
+                    "step": done,
+                    "predictor": inner.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "rng": get_rng_state(),
+                    "config": json.dumps(dataclasses.asdict(cfg)),
+                }
+                save_training_checkpoint(state, out_dir / "checkpoints", done, cfg.train.keep_every)
+            acc.wait_for_everyone()
+    bar.close()
+    if acc.is_main_process:
+        _export_world_model(out_dir, encoder, inner, cfg, model_kwargs, stats, (h_img, w_img), (gh, gw))
+        log.info("train-ac done: %s (final loss %.4f)", out_dir, loss_val)
+    acc.wait_for_everyone()
+    return out_dir
+
+
+def _export_world_model(
+    out_dir: Path,
+    encoder: nn.Module,
+    predictor: nn.Module,
+    cfg: TrainACConfig,
+    model_kwargs: dict,
+    stats: dict,
+    image_size: tuple[int, int],
+    encoder_grid: tuple[int, int],
+) -> None:
+    """A self-contained world model: encoder + predictor weights and ``world_model.json``."""
+    from safetensors.torch import save_file
+
+    src = Path(cfg.encoder)
+    spec_file = (src if src.is_dir() else src.parent) / "encoder.json"
+    if spec_file.is_file():
+        spec = json.loads(spec_file.read_text())
+        export_encoder(out_dir, encoder, spec["model"], spec["kwargs"])
+        encoder_ref = "encoder.safetensors"
+    else:
+        encoder_ref = str(src.resolve())
+    state = {k: v.detach().cpu().contiguous() for k, v in predictor.state_dict().items()}
+    tmp = out_dir / ".predictor.safetensors.tmp"
+    save_file(state, str(tmp))
+    os.replace(tmp, out_dir / "predictor.safetensors")
+    meta = {
+        "format": "vworld-world-model/1",
+        "encoder": encoder_ref,
+        "predictor": {"name": cfg.model.name, "kwargs": model_kwargs},
+        "image_size": list(image_size),
+        "encoder_grid": list(encoder_grid),
+        "pool_grid": cfg.data.pool_grid,
+        "frame_stride": cfg.data.frame_stride,
+        "action_mode": cfg.data.action_mode,
+        "stats": stats,
+    }
+    tmpj = out_dir / ".world_model.json.tmp"
+    tmpj.write_text(json.dumps(meta, indent=2))
+    os.replace(tmpj, out_dir / "world_model.json")

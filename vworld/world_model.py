@@ -1,0 +1,154 @@
+"""The world-model API the planner uses: encode observations, predict and roll out latents.
+
+``load_world_model(run_dir)`` reads what ``vworld train-ac`` exports (``world_model.json``,
+``predictor.safetensors`` and the encoder) and returns a ``WorldModel`` with the short verbs of
+TD-MPC2: ``encode(frames) -> z``, ``predict(z, actions, states) -> (z_next, s_next)`` and
+``rollout(z_context, s_context, actions) -> (z, s)`` for H steps, batched over hundreds of
+candidate action sequences, with the context's keys and values cached so each imagined step
+costs only its own tokens. Actions and states go in and come out in the environment's units;
+normalisation is inside.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from vworld.encoders import encode_frames, load_encoder
+from vworld.models.ac_predictor import build_ac_predictor, pool_tokens
+
+__all__ = ["WorldModel", "load_world_model"]
+
+
+class WorldModel(nn.Module):
+    """A frozen encoder and an action-conditioned predictor, with their normalisation.
+
+    Args:
+        encoder: video ViT (frames are encoded one at a time, repeated to fill a tubelet).
+        predictor: ``ActionConditionedPredictor`` working on ``token_grid`` tokens.
+        stats: ``action_mean/std``, ``state_mean/std`` of the training windows.
+        encoder_grid: the encoder's token grid ``(h, w)`` for one frame.
+        pool_grid: pool the encoder's tokens to this grid before the predictor.
+        frame_stride: env steps per model step (plan with ``action_block = frame_stride``).
+        action_mode: ``sum`` (a planned action held for ``frame_stride`` steps sums to
+            ``frame_stride * a``) or ``state_diff``.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        predictor: nn.Module,
+        stats: dict[str, list[float]],
+        encoder_grid: tuple[int, int],
+        pool_grid: tuple[int, int] | None = None,
+        frame_stride: int = 1,
+        action_mode: str = "sum",
+    ):
+        super().__init__()
+        self.encoder = encoder.eval().requires_grad_(False)
+        self.predictor = predictor.eval().requires_grad_(False)
+        self.encoder_grid = tuple(encoder_grid)
+        self.pool_grid = tuple(pool_grid) if pool_grid else None
+        self.frame_stride = int(frame_stride)
+        self.action_mode = action_mode
+        for k, v in stats.items():
+            self.register_buffer(k, torch.tensor(v, dtype=torch.float32), persistent=False)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.predictor.parameters()).device
+
+    def _norm_a(self, a: Tensor) -> Tensor:
+        if self.action_mode == "sum":
+            a = a * self.frame_stride  # an action held for the whole block, summed
+        return (a - self.action_mean) / self.action_std
+
+    def _norm_s(self, s: Tensor) -> Tensor:
+        return (s - self.state_mean) / self.state_std
+
+    def _unnorm_s(self, s: Tensor) -> Tensor:
+        return s * self.state_std + self.state_mean
+
+    @torch.no_grad()
+    def encode(self, frames: Tensor) -> Tensor:
+        """uint8 frames ``(B, T, H, W, 3)`` or ``(B, T, 3, H, W)`` -> ``z (B, T, Np, D)``."""
+        if frames.dim() != 5:
+            raise ValueError(f"encode expects (B, T, H, W, 3) frames, got {tuple(frames.shape)}")
+        b, t = frames.shape[:2]
+        z = encode_frames(self.encoder, frames.reshape(b * t, *frames.shape[2:]).to(self.device))
+        z = pool_tokens(z, self.encoder_grid, self.pool_grid)  # (B*T, Np', D)
+        return z.reshape(b, t, *z.shape[1:])
+
+    def predict(self, z: Tensor, actions: Tensor, states: Tensor) -> tuple[Tensor, Tensor]:
+        """Next-step latents and states for each step of a teacher-forced sequence.
+
+        Args:
+            z: ``(B, T, Np, D)``; actions: ``(B, T, A)``; states: ``(B, T, S)`` (env units).
+        Returns:
+            ``(z_next (B, T, Np, D), s_next (B, T, S))``: index t predicts step t+1.
+        """
+        zp, sp = self.predictor(z, self._norm_a(actions), self._norm_s(states))
+        return zp, self._unnorm_s(sp)
+
+    def rollout(
+        self,
+        z_context: Tensor,
+        s_context: Tensor,
+        actions: Tensor,
+        a_context: Tensor | None = None,
+        use_cache: bool = True,
+    ) -> tuple[Tensor, Tensor]:
+        """Imagine ``H`` steps for ``N`` candidate action sequences from one context.
+
+        Args:
+            z_context: ``(1, Tc, Np, D)`` latents of the observed frames.
+            s_context: ``(1, Tc, S)`` their states (env units).
+            actions: ``(N, H, A)`` candidate actions (env units, each held ``frame_stride`` steps).
+            a_context: ``(1, Tc-1, A)`` actions taken between the context frames.
+        Returns:
+            ``(z (N, H, Np, D), s (N, H, S))``.
+        """
+        tc = z_context.shape[1]
+        if a_context is None:
+            a_context = actions.new_zeros(1, tc - 1, actions.shape[-1])
+        zp, sp = self.predictor.rollout(
+            z_context,
+            self._norm_s(s_context),
+            self._norm_a(a_context),
+            self._norm_a(actions),
+            use_cache=use_cache,
+        )
+        return zp, self._unnorm_s(sp)
+
+
+def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> WorldModel:
+    """Load a world model exported by ``vworld train-ac`` from its run folder."""
+    from safetensors.torch import load_file
+
+    run = Path(path)
+    meta_path = run / "world_model.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{run}: no world_model.json; is this a `vworld train-ac` run folder?")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format") != "vworld-world-model/1":
+        raise ValueError(f"{meta_path}: field 'format' is {meta.get('format')!r}, expected vworld-world-model/1")
+    enc_ref = Path(meta["encoder"])
+    encoder = load_encoder(enc_ref if enc_ref.is_absolute() else run, device=device)
+    kw = dict(meta["predictor"]["kwargs"])
+    kw["grid"] = tuple(kw["grid"])
+    predictor = build_ac_predictor(meta["predictor"]["name"], **kw)
+    predictor.load_state_dict(load_file(str(run / "predictor.safetensors")))
+    wm = WorldModel(
+        encoder,
+        predictor,
+        meta["stats"],
+        tuple(meta["encoder_grid"]),
+        tuple(meta["pool_grid"]) if meta.get("pool_grid") else None,
+        meta.get("frame_stride", 1),
+        meta.get("action_mode", "sum"),
+    )
+    return wm.to(device)
