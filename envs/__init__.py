@@ -12,19 +12,19 @@ import os
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-from gymnasium.envs.registration import register, registry  # noqa: E402
+from gymnasium.envs.registration import register, registry
 
-from envs.adapter import GoalImageAdapter  # noqa: E402
-from envs.base import GoalEnv  # noqa: E402
-from envs.pointmaze import PointMazeEnv  # noqa: E402
-from envs.policies import (  # noqa: E402
+from envs.adapter import GoalImageAdapter
+from envs.base import GoalEnv
+from envs.pointmaze import PointMazeEnv
+from envs.policies import (
     RandomPolicy,
     ScriptedPolicy,
     SmoothPolicy,
     make_policy,
 )
-from envs.push import PushEnv  # noqa: E402
-from envs.reach import ReachEnv  # noqa: E402
+from envs.push import PushEnv
+from envs.reach import ReachEnv
 
 ENV_IDS = ("vworld/Reach-v0", "vworld/PointMaze-v0", "vworld/Push-v0")
 _ENTRY_POINTS = {

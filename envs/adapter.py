@@ -25,12 +25,12 @@ from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import gymnasium as gym  # noqa: E402
-import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
-from gymnasium import spaces  # noqa: E402
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
 
-from envs.base import wrap_angle  # noqa: E402
+from envs.base import wrap_angle
 
 
 @dataclass
@@ -250,6 +250,9 @@ class GoalImageAdapter(gym.Wrapper):
     def _render_data(self, data: mujoco.MjData) -> np.ndarray:
         if self._renderer is None:
             self._renderer = mujoco.Renderer(self.model, self.render_size, self.render_size)
+            # Shadows and reflections cost most of the frame time and carry no task information.
+            self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
+            self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0
         self._renderer.update_scene(data, camera=self._cam)
         return self._renderer.render().copy()
 
@@ -287,6 +290,8 @@ class GoalImageAdapter(gym.Wrapper):
     def close(self) -> None:
         """Free the renderer, then close the wrapped env."""
         if self._renderer is not None:
-            self._renderer.close()
+            close = getattr(self._renderer, "close", None)  # absent in some mujoco 3.x
+            if close is not None:
+                close()
             self._renderer = None
         super().close()

@@ -43,10 +43,10 @@ from typing import Any
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import gymnasium as gym  # noqa: E402
-import mujoco  # noqa: E402
-import numpy as np  # noqa: E402
-from gymnasium import spaces  # noqa: E402
+import gymnasium as gym
+import mujoco
+import numpy as np
+from gymnasium import spaces
 
 
 def wrap_angle(x: np.ndarray | float) -> np.ndarray:
@@ -286,8 +286,8 @@ class GoalEnv(gym.Env):
         start = self._sample_start(self.np_random)
         goal = self.sample_goal_state(self.np_random)
         mujoco.mj_resetData(self.model, self.data)
-        self.set_state(options["state"] if "state" in options else start)
-        self.set_goal(options["goal"] if "goal" in options else goal)
+        self.set_state(options.get("state", start))
+        self.set_goal(options.get("goal", goal))
         return self._obs(), self.evaluate()
 
     def step(
@@ -309,6 +309,8 @@ class GoalEnv(gym.Env):
     def close(self) -> None:
         """Free the renderer (its GL context)."""
         if self._renderer is not None:
-            self._renderer.close()
+            close = getattr(self._renderer, "close", None)  # absent in some mujoco 3.x
+            if close is not None:
+                close()
             self._renderer = None
         super().close()

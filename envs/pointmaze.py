@@ -21,7 +21,7 @@ from envs.base import GoalEnv
 
 ARENA = 1.0  # inner half-width of the arena (m)
 WALL_HALF = 0.04  # half-thickness of the walls (m)
-AGENT_RADIUS = 0.07
+AGENT_RADIUS = 0.08
 DOOR_HALF = 0.2  # the door spans y in [-0.2, 0.2] at x = 0
 
 

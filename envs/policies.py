@@ -114,6 +114,7 @@ class ScriptedPolicy(Policy):
         self.max_steps_per_goal = int(max_steps_per_goal)
         self.goal = np.zeros(0)
         self._steps = 0
+        self._turning = False
 
     def reset(self, rng: np.random.Generator, env: gym.Env) -> None:
         super().reset(rng, env)
@@ -123,6 +124,7 @@ class ScriptedPolicy(Policy):
         state = base.goal_state if self.use_env_goal else base.sample_goal_state(self.rng)
         self.goal = base.task_config(state)
         self._steps = 0
+        self._turning = False
 
     def __call__(self, obs: Any, env: gym.Env) -> np.ndarray:
         base = env.unwrapped
@@ -170,10 +172,22 @@ class ScriptedPolicy(Policy):
             target = np.array([-0.2 * side, 0.0]) if aligned else near_door
         return 4.0 * (target - pos) - 1.0 * vel
 
-    # Push: get behind the block (seen from the goal), then push through it toward the goal.
+    # Push: get behind the block (seen from the goal) and push it toward the goal position; once
+    # there, turn it by pushing sideways on one end.
     def _push(self, base: PushEnv) -> np.ndarray:
         p, pv = base.data.qpos[:2].copy(), base.data.qvel[:2].copy()
-        block = base.task_config()[:2]
+        pose = base.task_config()
+        block = pose[:2]
+        yaw_err = float(wrap_angle(self.goal[2] - pose[2]))
+        # Hysteresis: start turning once in place, keep turning while the block stays near.
+        pos_err = np.linalg.norm(self.goal[:2] - block)
+        limit = (2.0 if self._turning else 0.7) * base.position_threshold
+        self._turning = bool(pos_err < limit and abs(yaw_err) > 0.5 * base.angle_threshold)
+        if pos_err < 0.7 * base.position_threshold and abs(yaw_err) < 0.5 * base.angle_threshold:
+            return -1.0 * pv  # there: stop
+        if self._turning:
+            target = self._push_turn(p, pose, yaw_err)
+            return 8.0 * (target - p) - 1.0 * pv
         to_goal = self.goal[:2] - block
         dist = np.linalg.norm(to_goal)
         d = to_goal / dist if dist > 1e-6 else np.array([1.0, 0.0])
@@ -191,6 +205,24 @@ class ScriptedPolicy(Policy):
         else:
             target = block + d * min(dist, 0.1)
         return 8.0 * (target - p) - 1.0 * pv
+
+    @staticmethod
+    def _push_turn(p: np.ndarray, pose: np.ndarray, yaw_err: float) -> np.ndarray:
+        """Target that turns the block: push sideways on its +x end (its torque turns it)."""
+        c, s = np.cos(pose[2]), np.sin(pose[2])
+        rot = np.array([[c, -s], [s, c]])  # block frame -> world
+        local = rot.T @ (p - pose[:2])
+        side = -np.sign(yaw_err)  # counter-clockwise: push the +x end from below (-y)
+        clear = BLOCK_HALF[1] + PUSHER_RADIUS + 0.015
+        end_x = BLOCK_HALF[0] - 0.015
+        if local[1] * side > clear - 0.01 and 0.0 < local[0] < BLOCK_HALF[0] + 0.01:
+            goal_local = np.array([end_x, -side * 0.1])  # engaged: sweep across the end
+        elif local[1] * side > clear - 0.01 or local[0] > BLOCK_HALF[0] + PUSHER_RADIUS:
+            goal_local = np.array([end_x, side * clear])  # approach beside the end
+        else:
+            # Round the end first, to a point in line with the approach (no back and forth).
+            goal_local = np.array([BLOCK_HALF[0] + PUSHER_RADIUS + 0.04, side * clear])
+        return pose[:2] + rot @ goal_local
 
 
 def make_policy(name: str, env: gym.Env, **kw: Any) -> Policy:

@@ -84,6 +84,16 @@ class GradientPlanner(Planner):
             return torch.atanh(y)
         return self._clamp(a)
 
+    def _adam_step(self, u: Tensor, grad: Tensor, m: Tensor, v: Tensor, t: int) -> None:
+        # Adam (Kingma & Ba 2015) written out: torch.optim's first step imports torch._dynamo
+        # (and triton), which crashes in a process that already holds an EGL context.
+        b1, b2, eps = 0.9, 0.999, 1e-8
+        m.mul_(b1).add_(grad, alpha=1 - b1)
+        v.mul_(b2).addcmul_(grad, grad, value=1 - b2)
+        m_hat = m / (1 - b1**t)
+        v_hat = v / (1 - b2**t)
+        u.sub_(self.cfg.lr * m_hat / (v_hat.sqrt() + eps))
+
     def plan(
         self,
         cost_fn: CostFn,
@@ -111,7 +121,7 @@ class GradientPlanner(Planner):
         noise[0] = 0.0
         a0 = self._clamp(start[None] + noise)  # (num_samples, H, A)
         u = self._from_actions(a0).detach().requires_grad_(True)
-        opt = torch.optim.Adam([u], lr=cfg.lr)
+        m, v = torch.zeros_like(u), torch.zeros_like(u)  # Adam moments
         best = a0[0].clone()
         best_cost = torch.tensor(math.inf, device=self.device)
         per_iter = []
@@ -133,11 +143,9 @@ class GradientPlanner(Planner):
                 if step == cfg.iterations:
                     break  # the last evaluation only scores the final sequences
                 (grad,) = torch.autograd.grad(cost.sum(), u)
-                u.grad = torch.nan_to_num(grad)
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-                if cfg.param == "clamp":
-                    with torch.no_grad():
+                with torch.no_grad():
+                    self._adam_step(u, torch.nan_to_num(grad), m, v, step + 1)
+                    if cfg.param == "clamp":
                         u.clamp_(cfg.low, cfg.high)
         final = self._to_actions(u).detach()
         best = self._clamp(best)

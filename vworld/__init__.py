@@ -6,7 +6,11 @@ logs the V-JEPA 2-AC way, and plan toward goal images in latent space.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
+
+# MuJoCo picks its GL backend at import: offscreen EGL works with no display (and on CPUs).
+os.environ.setdefault("MUJOCO_GL", "egl")
 
 __version__ = "0.1.0"
 __all__ = ["load_encoder", "load_world_model"]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
+from vworld.config import load_config
 from vworld.data import (
     NoReadableVideosError,
     ResumableSampler,
@@ -22,6 +25,7 @@ from vworld.data import (
     normalize,
 )
 from vworld.data.synthetic import make_synthetic_videos
+from vworld.masks import MaskConfig, vjepa2_mask_configs
 
 
 def _cfg(path, **kw) -> VideoDataConfig:
@@ -99,7 +103,7 @@ def test_file_broken_after_open_is_skipped_not_replaced(video_dir, tmp_path):
     ds = VideoClipDataset(_cfg(tmp_path), seed=0)
     broken = ds.paths[0]
     broken.write_bytes(b"gone bad")
-    with pytest.warns(SkippedFileWarning, match=broken.name):
+    with pytest.warns(SkippedFileWarning, match=re.escape(broken.name)):
         item = ds[0]
     assert item == {"skipped": str(broken), "index": 0}
     with warnings.catch_warnings():
@@ -115,7 +119,7 @@ def test_file_broken_after_open_is_skipped_not_replaced(video_dir, tmp_path):
 def test_nothing_readable_raises(bad_files, tmp_path):
     with (
         pytest.warns(SkippedFileWarning),
-        pytest.raises(NoReadableVideosError, match=str(tmp_path)),
+        pytest.raises(NoReadableVideosError, match=re.escape(str(tmp_path))),
     ):
         VideoClipDataset(_cfg(tmp_path))
     empty = tmp_path / "nothing_here"
@@ -132,7 +136,7 @@ def test_image_folder_gives_static_clips(tmp_path):
         )
     Image.fromarray(rng.integers(0, 256, (40, 48, 3), dtype=np.uint8)).save(tmp_path / "a.jpg")
     (tmp_path / "broken.jpg").write_bytes(b"not a jpeg")
-    with pytest.warns(SkippedFileWarning, match="broken.jpg"):
+    with pytest.warns(SkippedFileWarning, match=r"broken\.jpg"):
         ds = VideoClipDataset(_cfg(tmp_path), seed=0)
     assert len(ds) == 3 and ds.num_skipped_at_open == 1
     clip = ds[0]["clip"]
@@ -152,6 +156,20 @@ def test_path_lists(video_dir, tmp_path):
     assert len(VideoClipDataset(_cfg(tmp_path / "list.csv"))) == 2
     with pytest.raises(ValueError, match="shortpath"):
         VideoDataConfig(path="x", short_video="shortpath")
+    with pytest.raises(ValueError, match=r"VideoDataConfig\.path"):
+        VideoClipDataset(VideoDataConfig())
+
+
+@dataclass
+class _Recipe:
+    data: VideoDataConfig = field(default_factory=VideoDataConfig)
+    masks: list[MaskConfig] = field(default_factory=vjepa2_mask_configs)
+
+
+def test_configs_nest_and_load_from_dotted_overrides():
+    r = load_config(_Recipe, None, ["data.path=/x", "data.fps=5", "data.rrc_scale=[0.5,1.0]"])
+    assert r.data.path == "/x" and r.data.fps == 5.0 and tuple(r.data.rrc_scale) == (0.5, 1.0)
+    assert [m.num_blocks for m in r.masks] == [8, 2]
 
 
 def test_augmentation_deterministic_per_seed_epoch_index(video_dir):

@@ -65,8 +65,3 @@ def test_adapter_reacher_success_threshold():
 def test_adapter_rejects_non_mujoco_env():
     with pytest.raises(TypeError, match="not a MuJoCo env"):
         GoalImageAdapter(gym.make("CartPole-v1"))
-
-
-def test_adapter_pointmaze_from_gymnasium_robotics():
-    pytest.importorskip("gymnasium_robotics")
-    pytest.skip("gymnasium_robotics PointMaze has no TaskSpec yet")

@@ -148,8 +148,13 @@ def test_reach_success_threshold():
     base = envs.ReachEnv(render_size=16)
     base.reset(seed=0)
     g = np.array([0.3, -1.0])
-    for dq, ok in [((0.049, 0.0), True), ((0.0, -0.049), True), ((0.051, 0.0), False),
-                   ((0.04, -0.051), False), ((0.0, 0.0), True)]:
+    for dq, ok in [
+        ((0.049, 0.0), True),
+        ((0.0, -0.049), True),
+        ((0.051, 0.0), False),
+        ((0.04, -0.051), False),
+        ((0.0, 0.0), True),
+    ]:
         info = _success_at(base, g, g + np.array(dq))
         assert info["success"] is ok, dq
         assert info["distance"] == pytest.approx(np.max(np.abs(dq)), abs=1e-9)
@@ -157,9 +162,10 @@ def test_reach_success_threshold():
     assert _success_at(base, np.array([np.pi - 0.02, 0.0]), np.array([-np.pi + 0.02, 0.0]))[
         "success"
     ]
-    assert _success_at(base, np.array([np.pi - 0.03, 0.0]), np.array([-np.pi + 0.03, 0.0]))[
-        "success"
-    ] is False
+    assert (
+        _success_at(base, np.array([np.pi - 0.03, 0.0]), np.array([-np.pi + 0.03, 0.0]))["success"]
+        is False
+    )
     base.close()
 
 
@@ -168,8 +174,12 @@ def test_pointmaze_success_threshold():
     base.reset(seed=0)
     g = np.array([0.5, 0.3])
     r = base.success_threshold
-    for off, ok in [((0.99 * r, 0.0), True), ((0.0, -1.01 * r), False),
-                    ((0.7 * r, 0.7 * r), True), ((0.72 * r, 0.72 * r), False)]:
+    for off, ok in [
+        ((0.99 * r, 0.0), True),
+        ((0.0, -1.01 * r), False),
+        ((0.7 * r, 0.7 * r), True),
+        ((0.72 * r, 0.72 * r), False),
+    ]:
         info = _success_at(base, g, g + np.array(off))
         assert info["success"] is ok, off
         assert info["distance"] == pytest.approx(np.hypot(*off), abs=1e-9)
@@ -189,9 +199,15 @@ def test_push_success_threshold():
     base.reset(seed=0)
     g = np.array([0.05, -0.05, 3.0])
     p, a = base.position_threshold, base.angle_threshold
-    cases = [((0.0, 0.0, 0.0), True), ((0.99 * p, 0.0, 0.0), True), ((0.0, 1.01 * p, 0.0), False),
-             ((0.0, 0.0, 0.99 * a), True), ((0.0, 0.0, -1.01 * a), False),
-             ((0.9 * p, 0.0, 0.9 * a), True), ((0.9 * p, 0.0, 1.1 * a), False)]
+    cases = [
+        ((0.0, 0.0, 0.0), True),
+        ((0.99 * p, 0.0, 0.0), True),
+        ((0.0, 1.01 * p, 0.0), False),
+        ((0.0, 0.0, 0.99 * a), True),
+        ((0.0, 0.0, -1.01 * a), False),
+        ((0.9 * p, 0.0, 0.9 * a), True),
+        ((0.9 * p, 0.0, 1.1 * a), False),
+    ]
     for off, ok in cases:
         info = _success_at(base, g, g + np.array(off))
         assert info["success"] is ok, off

@@ -73,7 +73,7 @@ def probe_codec(path: str | os.PathLike) -> str:
         with av.open(str(path)) as c:
             if not c.streams.video:
                 raise VideoDecodeError(path, "no video stream")
-            return c.streams.video[0].codec_context.name
+            return c.streams.video[0].codec_context.codec.canonical_name
     except av.error.FFmpegError as e:
         raise VideoDecodeError(path, f"cannot open ({e})") from None
 
@@ -118,7 +118,7 @@ class PyAVReader:
 
     backend = "pyav"
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, num_threads: int = 1):
         import av
 
         self.path = str(path)
@@ -129,8 +129,17 @@ class PyAVReader:
         if not self._container.streams.video:
             self._container.close()
             raise VideoDecodeError(path, "no video stream")
+        try:
+            self._init_stream(path, num_threads)
+        except BaseException:
+            self._container.close()
+            raise
+
+    def _init_stream(self, path: str | os.PathLike, num_threads: int) -> None:
         stream = self._container.streams.video[0]
-        stream.thread_type = "AUTO"
+        if num_threads != 1:
+            stream.thread_type = "AUTO"
+            stream.thread_count = num_threads
         self._stream = stream
         rate = stream.average_rate or stream.guessed_rate
         if not rate:
@@ -205,13 +214,16 @@ def _check_indices(path: str, indices: Sequence[int], n: int) -> list[int]:
 _DECORD_CODECS = {"h264", "hevc", "mpeg4", "vp8", "vp9", "mjpeg", "mpeg2video", "mpeg1video"}
 
 
-def open_video(path: str | os.PathLike, backend: str = "auto") -> VideoReader:
+def open_video(
+    path: str | os.PathLike, backend: str = "auto", num_threads: int = 1
+) -> VideoReader:
     """Open a video for random access.
 
     Args:
         path: the video file.
         backend: ``"auto"`` (decord for the codecs it reads, PyAV otherwise), ``"decord"``
             or ``"pyav"``.
+        num_threads: decoding threads (1 suits DataLoader workers; 0 lets FFmpeg choose).
     Raises:
         VideoDecodeError: the file is missing, empty, not a video, or cannot be decoded.
     """
@@ -221,15 +233,15 @@ def open_video(path: str | os.PathLike, backend: str = "auto") -> VideoReader:
     if p.stat().st_size == 0:
         raise VideoDecodeError(p, "empty file")
     if backend == "pyav":
-        return PyAVReader(p)
+        return PyAVReader(p, num_threads)
     if backend == "decord":
-        return DecordReader(p)
+        return DecordReader(p, max(num_threads, 0))
     if backend != "auto":
         raise ValueError(f"unknown video backend '{backend}', expected auto, decord or pyav")
     codec = probe_codec(p)
     if codec in _DECORD_CODECS and _has_decord():
         try:
-            return DecordReader(p)
+            return DecordReader(p, max(num_threads, 0))
         except VideoDecodeError as e:
             warnings.warn(f"{e}; falling back to PyAV", stacklevel=2)
-    return PyAVReader(p)
+    return PyAVReader(p, num_threads)

@@ -60,7 +60,8 @@ class VideoDataConfig:
 
     Args:
         path: a folder (searched recursively for videos and images), or a ``.txt`` / ``.csv``
-            file of paths, one per line (a CSV may have a header with a ``path`` column;
+            file of paths, one per line (required; empty by default so that the config can
+            be nested in a parent config's defaults) (a CSV may have a header with a ``path`` column;
             relative paths are relative to the list file's folder).
         frames_per_clip: frames per clip (T).
         frame_step: take every ``frame_step``-th frame; ignored when ``fps`` is set.
@@ -91,8 +92,15 @@ class VideoDataConfig:
     num_workers: int = 2
 
     def __post_init__(self) -> None:
+        self._check_values()
+
+    def validate(self) -> None:
+        """Check every field, including that ``path`` is set (the default is empty)."""
         if not self.path:
             raise ValueError("VideoDataConfig.path: expected a folder or a .txt/.csv list")
+        self._check_values()
+
+    def _check_values(self) -> None:
         if self.frames_per_clip < 1:
             raise ValueError(
                 f"VideoDataConfig.frames_per_clip: expected >= 1, got {self.frames_per_clip}"
@@ -223,6 +231,7 @@ class VideoClipDataset(Dataset):
     """
 
     def __init__(self, cfg: VideoDataConfig, seed: int = 0):
+        cfg.validate()
         self.cfg = cfg
         self.seed = seed
         self._warned: set[str] = set()

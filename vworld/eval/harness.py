@@ -58,14 +58,20 @@ class PlanConfig:
         goal_offset_steps: env steps of the random policy that makes an ``offset`` goal.
         max_steps: env-step budget of an episode.
         planner: ``"cem"``, ``"mppi"``, ``"gd"``, ``"random"`` or ``"oracle"`` (CEM with the
-            ``cem`` config on the true simulator).
+            ``oracle`` config on the true simulator).
         horizon: planned actions per sequence (world-model steps).
         action_block: env steps each planned action is held for (one world-model step).
         receding_horizon: planned actions executed before replanning.
         cem: CEM config.
         mppi: MPPI config.
         gd: gradient planner config.
-        cost: latent cost config (``cost_on`` also applies to the oracle's task distance).
+        oracle: CEM config of the oracle; ``return_type="best"`` because the simulator is
+            exact, so the best sampled sequence is what executing it really achieves.
+        oracle_cost_on: ``"all"`` (task distance summed over the horizon) or ``"last"``. With
+            ``"last"`` and replanning every step the oracle keeps aiming to arrive at the end
+            of a horizon that moves with it and rarely arrives; ``"all"`` rewards arriving
+            early and staying.
+        cost: latent cost config.
         num_video_episodes: episodes written to the video (first ones).
         out_dir: output folder.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
@@ -86,6 +92,12 @@ class PlanConfig:
     cem: CEMConfig = field(default_factory=CEMConfig)
     mppi: MPPIConfig = field(default_factory=MPPIConfig)
     gd: GradientConfig = field(default_factory=GradientConfig)
+    oracle: CEMConfig = field(
+        default_factory=lambda: CEMConfig(
+            num_samples=64, num_elites=8, iterations=5, return_type="best"
+        )
+    )
+    oracle_cost_on: str = "all"
     cost: CostConfig = field(default_factory=CostConfig)
     num_video_episodes: int = 4
     out_dir: str = "outputs/plan"
@@ -110,6 +122,10 @@ class PlanConfig:
             raise ValueError(f"{where}.goal_offset_steps must be >= 1, got {self.goal_offset_steps}")
         if self.num_video_episodes < 0:
             raise ValueError(f"{where}.num_video_episodes must be >= 0, got {self.num_video_episodes}")
+        if self.oracle_cost_on not in ("last", "all"):
+            raise ValueError(
+                f"{where}.oracle_cost_on must be 'last' or 'all', got {self.oracle_cost_on!r}"
+            )
         self.cost.validate()
 
 
@@ -223,13 +239,13 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
             cfg.seed,
         )
     elif cfg.planner == "oracle":
-        pcfg = _planner_config(cfg, "cem", action_dim, low, high)
+        pcfg = _planner_config(cfg, "oracle", action_dim, low, high)
         controller = OracleController(
             env.unwrapped,
             make_planner("cem", pcfg, device="cpu"),
             cfg.action_block,
             cfg.receding_horizon,
-            cfg.cost.cost_on,
+            cfg.oracle_cost_on,
             cfg.seed,
         )
     else:

@@ -129,13 +129,15 @@ class MultiBlockMask3D:
         left = torch.randint(0, w - bw + 1, n, generator=generator)
         start = torch.randint(0, t - bt + 1, n, generator=generator)
         # Block membership is separable: a token is inside block k iff it is inside the
-        # block's extent along each axis, so build per-axis masks and take their outer AND.
+        # block's extent along each axis. The union over k of (time AND space) is a count
+        # of covering blocks, i.e. a batched product of the time and space indicators.
         ar_t, ar_h, ar_w = torch.arange(t), torch.arange(h), torch.arange(w)
         in_t = (ar_t >= start[..., None]) & (ar_t < (start + bt)[..., None])  # (B, K, t)
         in_h = (ar_h >= top[..., None]) & (ar_h < (top + bh)[..., None])  # (B, K, h)
         in_w = (ar_w >= left[..., None]) & (ar_w < (left + bw)[..., None])  # (B, K, w)
-        blocks = in_t[..., :, None, None] & in_h[..., None, :, None] & in_w[..., None, None, :]
-        target = blocks.any(dim=1)  # (B, t, h, w)
+        in_hw = (in_h[..., :, None] & in_w[..., None, :]).flatten(2)  # (B, K, h*w)
+        covered = torch.bmm(in_t.transpose(1, 2).float(), in_hw.float())  # (B, t, h*w)
+        target = (covered > 0).view(batch_size, t, h, w)
         if self.max_context_t < t:
             target[:, self.max_context_t :] = True
         return target
@@ -175,12 +177,18 @@ class MultiBlockMask3D:
         if self.cfg.max_keep is not None:
             keep_ctx = min(keep_ctx, self.cfg.max_keep)
         keep_tgt = int(n_tgt.min())
-        # A stable sort of the 0/1 mask puts the indices of one class first, in order.
-        order = torch.argsort(target.to(torch.int8), dim=1, stable=True)  # (B, N)
-        context = order[:, :keep_ctx]
-        tgt_first = torch.argsort((~target).to(torch.int8), dim=1, stable=True)
-        tgt = tgt_first[:, :keep_tgt]
-        return context, tgt
+        return first_k_indices(~target, keep_ctx), first_k_indices(target, keep_tgt)
+
+
+def first_k_indices(mask: torch.Tensor, k: int) -> torch.Tensor:
+    """The first ``k`` True positions of each row of a ``(B, N)`` bool mask, ascending.
+
+    Every row must have at least ``k`` True entries. Returns a LongTensor ``(B, k)``.
+    """
+    rank = mask.cumsum(dim=1)  # (B, N): 1-based rank of each True entry in its row
+    keep = mask & (rank <= k)
+    # nonzero walks row-major, so each row's k kept columns come out together and in order.
+    return torch.nonzero(keep)[:, 1].view(mask.shape[0], k)
 
 
 class MaskSampler:

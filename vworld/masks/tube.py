@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from vworld.masks.multiblock import first_k_indices
+
 __all__ = ["TubeMask"]
 
 
@@ -49,8 +51,5 @@ class TubeMask:
         masked = torch.zeros(batch_size, hw, dtype=torch.bool)
         masked.scatter_(1, scores.argsort(dim=1)[:, : self.num_masked], True)
         target = masked[:, None, :].expand(batch_size, t, hw).reshape(batch_size, t * hw)
-        order = torch.argsort(target.to(torch.int8), dim=1, stable=True)  # context first
-        n_ctx = t * (hw - self.num_masked)
-        context = order[:, :n_ctx]
-        tgt = torch.argsort((~target).to(torch.int8), dim=1, stable=True)[:, : t * self.num_masked]
-        return context, tgt
+        n_tgt = t * self.num_masked
+        return first_k_indices(~target, t * hw - n_tgt), first_k_indices(target, n_tgt)

@@ -105,7 +105,7 @@ class MaskedPredictor(nn.Module):
             self.register_buffer("predictor_pos_embed", table.unsqueeze(0))  # (1, N, Dp)
         else:
             self.predictor_pos_embed = None
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
         self.predictor_blocks = nn.ModuleList(
             Block(predictor_embed_dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop_path=dpr[i])
             for i in range(depth)

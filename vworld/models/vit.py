@@ -142,7 +142,7 @@ class VisionTransformer(nn.Module):
             self.register_buffer("pos_embed", table.unsqueeze(0))  # (1, N, D)
         else:
             self.pos_embed = None
-        dpr = torch.linspace(0, drop_path_rate, depth).tolist()
+        dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
         self.blocks = nn.ModuleList(
             Block(
                 embed_dim,

@@ -314,9 +314,11 @@ def pretrain(cfg: PretrainConfig) -> Path:
         last_target: Tensor | None = None
         for m in range(cfg.train.grad_accum):
             batch = next(data_iter)
-            clips = batch["clips"].to(acc.device, non_blocking=True)
-            skipped_total += batch.get("num_skipped", 0)
-            b = clips.shape[0]
+            clips = batch["clips"]  # None when every clip of the micro-batch was unreadable
+            if clips is not None:
+                clips = clips.to(acc.device, non_blocking=True)
+            skipped_total += batch["num_skipped"]
+            b = 0 if clips is None else clips.shape[0]
             rows = torch.arange(b) * world + rank + world * m * micro
             masks = [(c[rows].to(acc.device), t[rows].to(acc.device)) for c, t in global_masks]
             sync = m == cfg.train.grad_accum - 1

@@ -1,0 +1,44 @@
+"""A tiny stand-in world model for the planning harness tests (the real one is the lead's)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+
+class TinyWorldModel(torch.nn.Module):
+    """encode: 4x4 average-pooled pixels as 16 tokens of 3 channels; rollout: a random
+    residual map of the actions. Enough to exercise shapes, costs and the control loop."""
+
+    action_block = 5
+
+    def __init__(self, action_dim: int = 2, state_dim: int = 4) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.act_to_z = torch.nn.Parameter(torch.randn(action_dim, 16 * 3, generator=g) * 0.05)
+        self.act_to_s = torch.nn.Parameter(torch.randn(action_dim, state_dim, generator=g) * 0.1)
+
+    def encode(self, frames: Tensor) -> Tensor:
+        b, t, c, h, w = frames.shape
+        x = frames.reshape(b * t, c, h, w).float() / 255.0
+        x = F.adaptive_avg_pool2d(x, 4)  # (B*T, C, 4, 4)
+        return x.flatten(2).transpose(1, 2).reshape(b, t, 16, c)  # (B, T, tokens, C)
+
+    def rollout(self, z_context: Tensor, s_context: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+        n, horizon, _ = actions.shape
+        z = z_context[:, -1].expand(n, -1, -1)  # (N, tokens, C)
+        s = s_context[:, -1].expand(n, -1)  # (N, S)
+        zs, ss = [], []
+        for h in range(horizon):
+            z = z + torch.tanh(actions[:, h] @ self.act_to_z).reshape(n, 16, 3)
+            s = s + actions[:, h] @ self.act_to_s
+            zs.append(z)
+            ss.append(s)
+        return torch.stack(zs, 1), torch.stack(ss, 1)  # (N, H, tokens, C), (N, H, S)
+
+
+@pytest.fixture
+def tiny_world_model() -> TinyWorldModel:
+    return TinyWorldModel()

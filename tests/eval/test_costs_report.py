@@ -1,0 +1,72 @@
+"""Latent goal costs and the report helpers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from vworld.eval.costs import CostConfig, goal_cost, latent_distance
+from vworld.eval.report import plot_distances, wilson_interval, write_json, write_video
+
+
+def test_latent_distance_l1_l2():
+    pred = torch.zeros(2, 3, 4, 5)
+    goal = torch.ones(4, 5)
+    pred[1] = 3.0
+    assert torch.allclose(latent_distance(pred, goal, "l1"), torch.tensor([[1.0] * 3, [2.0] * 3]))
+    assert torch.allclose(latent_distance(pred, goal, "l2"), torch.tensor([[1.0] * 3, [4.0] * 3]))
+
+
+def test_goal_cost_last_all_and_state_term():
+    pred = torch.zeros(2, 3, 4, 5)
+    pred[0, -1] = 1.0  # only candidate 0's last step matches the goal
+    goal = torch.ones(1, 1, 4, 5)
+    last = goal_cost(pred, goal, CostConfig(cost_on="last"))
+    assert last.shape == (2,)
+    assert last.tolist() == [0.0, 1.0]
+    assert goal_cost(pred, goal, CostConfig(cost_on="all")).tolist() == [2.0, 3.0]
+    s_pred = torch.zeros(2, 3, 2)
+    s_pred[1] = 1.0
+    s_goal = torch.ones(2)
+    cfg = CostConfig(cost_on="last", state_weight=10.0)
+    assert goal_cost(pred, goal, cfg, s_pred, s_goal).tolist() == [10.0, 1.0]
+    # unknown goal state: the state term is skipped
+    assert goal_cost(pred, goal, cfg, s_pred, None).tolist() == [0.0, 1.0]
+
+
+def test_goal_cost_bad_shapes_and_config():
+    with pytest.raises(ValueError, match="latent goal has shape"):
+        goal_cost(torch.zeros(2, 3, 4, 5), torch.zeros(4, 6), CostConfig())
+    with pytest.raises(ValueError, match="cost_type"):
+        CostConfig(cost_type="cos").validate()
+    with pytest.raises(ValueError, match="cost_on"):
+        CostConfig(cost_on="first").validate()
+
+
+def test_wilson_interval():
+    lo, hi = wilson_interval(5, 10)
+    assert lo == pytest.approx(0.2366, abs=1e-3) and hi == pytest.approx(0.7634, abs=1e-3)
+    lo, hi = wilson_interval(0, 10)
+    assert lo == 0.0 and hi == pytest.approx(0.2775, abs=1e-3)
+    lo, hi = wilson_interval(50, 50)
+    assert hi == pytest.approx(1.0) and lo == pytest.approx(0.9287, abs=1e-3)
+    with pytest.raises(ValueError):
+        wilson_interval(3, 2)
+
+
+def test_write_json_plot_video(tmp_path):
+    write_json({"a": [1, 2]}, tmp_path / "r.json")
+    assert json.loads((tmp_path / "r.json").read_text()) == {"a": [1, 2]}
+    plot_distances([[3, 2, 1], [3, 3]], [True, False], tmp_path / "d.png", threshold=0.5)
+    assert (tmp_path / "d.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    frames = [np.full((33, 64, 3), i * 20, np.uint8) for i in range(7)]
+    write_video(frames, tmp_path / "v.mp4", fps=5)
+    import av
+
+    with av.open(str(tmp_path / "v.mp4")) as c:
+        decoded = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    assert len(decoded) == 7 and decoded[0].shape == (34, 64, 3)
+    assert abs(int(decoded[-1][5, 5, 0]) - 120) < 10

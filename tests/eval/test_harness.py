@@ -1,0 +1,171 @@
+"""MPC with oracle dynamics on Reach, and the planning harness end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from planners import CEM, CEMConfig, GradientConfig, MPPIConfig
+from vworld.eval.costs import CostConfig
+from vworld.eval.harness import PlanConfig, make_env, make_goal, run_planning
+from vworld.eval.mpc import LatentController, OracleSimulator, WorldModel
+
+FAST_CEM = CEMConfig(num_samples=16, num_elites=4, iterations=2)
+
+
+def test_oracle_simulator_matches_env_steps():
+    env = make_env(PlanConfig())
+    try:
+        u = env.unwrapped
+        _, _, _, goal = make_goal(env, 3, PlanConfig())
+        start = u.get_state()
+        actions = np.random.default_rng(0).uniform(-1, 1, (3, 2)).astype(np.float32)
+        states = OracleSimulator(u).simulate(start, actions, action_block=2)
+        for k, a in enumerate(actions):
+            for _ in range(2):
+                env.step(a)
+            assert np.array_equal(states[k], u.get_state())
+        cost = OracleSimulator(u).costs(start, goal, actions[None], 2, "last")
+        assert cost[0] == pytest.approx(u.task_distance(u.get_state(), goal))
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("goal_source", ["offset", "sample"])
+def test_make_goal_restores_start_and_renders_goal(goal_source):
+    cfg = PlanConfig(goal_source=goal_source, goal_offset_steps=10)
+    env = make_env(cfg)
+    try:
+        u = env.unwrapped
+        obs0, _ = env.reset(seed=5)
+        start = u.get_state()
+        obs, info, goal_obs, goal_state = make_goal(env, 5, cfg)
+        assert np.array_equal(u.get_state(), start)
+        assert np.array_equal(obs["pixels"], obs0["pixels"])
+        assert np.array_equal(u.goal_state, goal_state)
+        assert info["distance"] == pytest.approx(u.task_distance(start, goal_state))
+        assert info["distance"] > 0.05
+        u.set_state(goal_state)
+        assert np.array_equal(goal_obs["pixels"], u.render())
+        assert goal_obs["state"].shape == obs["state"].shape
+        # same seed, same goal
+        _, _, _, again = make_goal(env, 5, cfg)
+        assert np.array_equal(again, goal_state)
+    finally:
+        env.close()
+
+
+def test_oracle_mpc_reaches_goals(tmp_path):
+    cfg = PlanConfig(
+        planner="oracle",
+        episodes=3,
+        seed=0,
+        horizon=3,
+        max_steps=50,
+        oracle=CEMConfig(num_samples=32, num_elites=4, iterations=4, return_type="best"),
+        num_video_episodes=0,
+        out_dir=str(tmp_path),
+    )
+    res = run_planning(cfg)
+    assert res["num_success"] >= 2, res["episodes"]
+    for e in res["episodes"]:
+        if e["success"]:
+            assert e["final_distance"] < 0.05 and e["steps"] < 50
+    # the random baseline does much worse on the same episodes
+    rnd = run_planning(PlanConfig(**{**cfg.__dict__, "planner": "random"}))
+    assert rnd["num_success"] < res["num_success"]
+    assert rnd["mean_final_distance"] > res["mean_final_distance"]
+
+
+@pytest.mark.parametrize("planner", ["cem", "mppi", "gd"])
+def test_harness_end_to_end_tiny_world_model(tmp_path, tiny_world_model, planner):
+    assert isinstance(tiny_world_model, WorldModel)
+    cfg = PlanConfig(
+        world_model="unused-when-passed",
+        planner=planner,
+        episodes=2,
+        max_steps=8,
+        goal_offset_steps=10,
+        horizon=3,
+        receding_horizon=2,
+        cem=FAST_CEM,
+        mppi=MPPIConfig(num_samples=16, num_elites=4, iterations=2),
+        gd=GradientConfig(num_samples=2, iterations=2),
+        cost=CostConfig(cost_on="all", state_weight=0.1),
+        num_video_episodes=1,
+        out_dir=str(tmp_path / "out"),
+        device="cpu",
+    )
+    res = run_planning(cfg, world_model=tiny_world_model)
+    out = tmp_path / "out"
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["num_episodes"] == 2 and len(saved["episodes"]) == 2
+    assert 0.0 <= saved["success_rate_ci95"][0] <= saved["success_rate"]
+    assert saved["success_rate"] <= saved["success_rate_ci95"][1] <= 1.0
+    assert saved["config"]["planner"] == planner and saved["config"]["cem"]["num_samples"] == 16
+    for e in saved["episodes"]:
+        assert set(e) >= {"success", "final_distance", "steps", "plan_seconds_per_step"}
+        assert 1 <= e["steps"] <= 8 and e["final_distance"] >= 0
+        # two planned actions of 5 env steps each: at most 2 plans in an 8-step budget
+        assert e["num_plans"] <= 2
+    assert res["plan_seconds_per_step"] > 0
+    assert (out / "distances.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import av
+
+    with av.open(str(out / "episodes.mp4")) as c:
+        frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    steps0 = saved["episodes"][0]["steps"]
+    assert len(frames) == steps0 + 1 + 3  # reset frame, one per step, black gap
+    assert frames[0].shape == (128, 256, 3)  # observation beside goal, upscaled x2
+
+
+def test_harness_same_seed_same_results(tmp_path, tiny_world_model):
+    kw = dict(
+        planner="cem", episodes=2, max_steps=5, horizon=2, cem=FAST_CEM, num_video_episodes=0
+    )
+    a = run_planning(PlanConfig(out_dir=str(tmp_path / "a"), **kw), world_model=tiny_world_model)
+    b = run_planning(PlanConfig(out_dir=str(tmp_path / "b"), **kw), world_model=tiny_world_model)
+    assert [e["final_distance"] for e in a["episodes"]] == [
+        e["final_distance"] for e in b["episodes"]
+    ]
+
+
+def test_latent_controller_warm_starts_from_shifted_plan(tiny_world_model):
+    calls = []
+
+    class Recorder(CEM):
+        def plan(self, cost_fn, init=None, generator=None, init_std=None):
+            out, info = super().plan(cost_fn, init, generator, init_std)
+            calls.append((None if init is None else init.clone(), out.clone()))
+            return out, info
+
+    planner = Recorder(CEMConfig(horizon=4, action_dim=2, num_samples=8, num_elites=2, iterations=1))
+    ctrl = LatentController(tiny_world_model, planner, CostConfig(), receding_horizon=1)
+    obs = {"pixels": np.zeros((64, 64, 3), np.uint8), "state": np.zeros(4, np.float32)}
+    ctrl.reset({"pixels": np.full((64, 64, 3), 200, np.uint8), "state": np.zeros(4)}, seed=0)
+    a1 = ctrl.act(obs)
+    ctrl.act(obs)
+    assert a1.shape == (1, 2)
+    assert calls[0][0] is None
+    init2, first = calls[1][0], calls[0][1]
+    assert torch.equal(init2[:-1], first[1:]) and torch.equal(init2[-1], torch.zeros(2))
+    ctrl.reset({"pixels": np.zeros((64, 64, 3), np.uint8)}, seed=0)
+    ctrl.act(obs)
+    assert calls[2][0] is None  # a new episode starts cold
+
+
+def test_config_errors(tiny_world_model, tmp_path):
+    with pytest.raises(ValueError, match="planner must be one of"):
+        PlanConfig(planner="bogus").validate()
+    with pytest.raises(ValueError, match="receding_horizon"):
+        PlanConfig(horizon=2, receding_horizon=3).validate()
+    with pytest.raises(ValueError, match="action_block"):
+        run_planning(
+            PlanConfig(action_block=2, episodes=1, out_dir=str(tmp_path)),
+            world_model=tiny_world_model,
+        )
+    with pytest.raises(ValueError, match="world_model must be a path"):
+        run_planning(PlanConfig(episodes=1, out_dir=str(tmp_path)))
