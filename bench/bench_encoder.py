@@ -79,7 +79,9 @@ def time_steps(step, steps: int, warmup: int, device: torch.device) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--model", default="vit_micro")
     ap.add_argument("--predictor", default="predictor_micro", help="registry name or 'none'")
     ap.add_argument("--img-size", type=int, default=64)
@@ -87,7 +89,9 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--mask-ratio", type=float, default=0.9)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    ap.add_argument("--dtype", choices=["fp32", "bf16"], default=None, help="bf16 autocast (default on cuda)")
+    ap.add_argument(
+        "--dtype", choices=["fp32", "bf16"], default=None, help="bf16 autocast (default on cuda)"
+    )
     ap.add_argument("--compile", action="store_true")
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--warmup", type=int, default=3)
@@ -100,11 +104,15 @@ def main() -> None:
     device = torch.device(args.device)
     dtype = args.dtype or ("bf16" if device.type == "cuda" else "fp32")
     autocast = (
-        torch.autocast(device.type, dtype=torch.bfloat16) if dtype == "bf16" else contextlib.nullcontext()
+        torch.autocast(device.type, dtype=torch.bfloat16)
+        if dtype == "bf16"
+        else contextlib.nullcontext()
     )
     torch.manual_seed(0)
     enc = create_model(args.model, img_size=args.img_size, num_frames=args.frames).to(device)
-    target = create_model(args.model, img_size=args.img_size, num_frames=args.frames).to(device).eval()
+    target = (
+        create_model(args.model, img_size=args.img_size, num_frames=args.frames).to(device).eval()
+    )
     target.load_state_dict(enc.state_dict())
     target.requires_grad_(False)
     pred = None
@@ -144,7 +152,12 @@ def main() -> None:
         opt.zero_grad(set_to_none=True)
 
     peak_dtype = torch.bfloat16 if dtype == "bf16" else torch.float32
-    peak = matmul_peak(device, peak_dtype, 4096 if device.type == "cuda" else 1024, 50 if device.type == "cuda" else 8)
+    peak = matmul_peak(
+        device,
+        peak_dtype,
+        4096 if device.type == "cuda" else 1024,
+        50 if device.type == "cuda" else 8,
+    )
     sec = time_steps(step, args.steps, args.warmup, device)
     flops = step_flops(enc, pred, grid, n_keep, args.batch)
     print(
@@ -166,7 +179,7 @@ def compare_reference(args, enc, x, m_ctx, autocast, device) -> None:
     from functools import partial
 
     sys.path.insert(0, args.reference)
-    from src.models.vision_transformer import VisionTransformer as RefViT  # noqa: PLC0415
+    from src.models.vision_transformer import VisionTransformer as RefViT
 
     ref = RefViT(
         img_size=(args.img_size, args.img_size),

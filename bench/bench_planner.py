@@ -30,7 +30,9 @@ class StandInWorldModel(torch.nn.Module):
         super().__init__()
         self.tokens, self.dim = tokens, dim
         self.mlp = torch.nn.Sequential(
-            torch.nn.Linear(dim + action_dim, 4 * dim), torch.nn.GELU(), torch.nn.Linear(4 * dim, dim)
+            torch.nn.Linear(dim + action_dim, 4 * dim),
+            torch.nn.GELU(),
+            torch.nn.Linear(4 * dim, dim),
         )
         self.state = torch.nn.Linear(state_dim + action_dim, state_dim)
 
@@ -38,8 +40,10 @@ class StandInWorldModel(torch.nn.Module):
         b, t = frames.shape[:2]
         return torch.randn(b, t, self.tokens, self.dim, device=frames.device)
 
-    def rollout(self, z_context: Tensor, s_context: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
-        n, horizon, a_dim = actions.shape
+    def rollout(
+        self, z_context: Tensor, s_context: Tensor, actions: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        n, horizon, _ = actions.shape
         z = z_context[:, -1].expand(n, -1, -1)  # (N, tokens, dim)
         s = s_context[:, -1].expand(n, -1)  # (N, S)
         zs, ss = [], []
@@ -53,7 +57,9 @@ class StandInWorldModel(torch.nn.Module):
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--world-model", default="", help="path for vworld.world_model.load_world_model")
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--tokens", type=int, default=64)
@@ -94,23 +100,36 @@ def main() -> None:
         "mppi 512x64x6": ("mppi", MPPIConfig(**common)),
         "gd 8 restarts x 50": ("gd", GradientConfig(**common)),
     }
+
+    def trivial_cost(actions: Tensor) -> Tensor:
+        return actions.square().sum(dim=(1, 2))
+
     executed = args.receding_horizon * args.action_block
-    print(f"world model: {label}; device {device}; horizon {args.horizon}; "
-          f"{executed} env steps executed per plan")
-    for name, (kind, cfg) in setups.items():
-        planner = make_planner(kind, cfg, device=str(device))
-        planner.plan(cost_fn)  # warm-up
-        times = []
-        for r in range(args.repeats):
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            t0 = time.perf_counter()
-            planner.plan(cost_fn, generator=planner.make_generator(r))
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-            times.append(time.perf_counter() - t0)
-        best = min(times)
-        print(f"  {name:20s} {best:8.3f} s/plan   {best / executed:8.4f} s per executed env step")
+    print(
+        f"world model: {label}; device {device}; horizon {args.horizon}; "
+        f"{executed} env steps executed per plan"
+    )
+    for cost_name, fn in (
+        ("planner alone (quadratic cost)", trivial_cost),
+        ("world model", cost_fn),
+    ):
+        print(f" {cost_name}:")
+        for name, (kind, cfg) in setups.items():
+            planner = make_planner(kind, cfg, device=str(device))
+            planner.plan(fn)  # warm-up
+            times = []
+            for r in range(args.repeats):
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                t0 = time.perf_counter()
+                planner.plan(fn, generator=planner.make_generator(r))
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+                times.append(time.perf_counter() - t0)
+            best = min(times)
+            print(
+                f"  {name:20s} {best:8.3f} s/plan  {best / executed:8.4f} s per executed env step"
+            )
 
 
 if __name__ == "__main__":

@@ -40,10 +40,14 @@ def make_planner(name: str, cfg: PlannerConfig | None = None, device: str = "cpu
         device: device of the sampled sequences.
     """
     if name not in _PLANNERS:
-        raise ValueError(f"planners.make_planner: unknown planner {name!r}, expected one of {sorted(_PLANNERS)}")
+        raise ValueError(
+            f"planners.make_planner: unknown planner {name!r}, expected one of {sorted(_PLANNERS)}"
+        )
     cls, cfg_cls = _PLANNERS[name]
     if cfg is None:
         cfg = cfg_cls()
     if not isinstance(cfg, cfg_cls):
-        raise TypeError(f"planners.make_planner: {name!r} needs a {cfg_cls.__name__}, got {type(cfg).__name__}")
+        raise TypeError(
+            f"planners.make_planner: {name!r} needs a {cfg_cls.__name__}, got {type(cfg).__name__}"
+        )
     return cls(cfg, device=device)  # type: ignore[call-arg]

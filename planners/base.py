@@ -69,7 +69,9 @@ def shift(seq: Tensor, steps: int, fill: float | Tensor = 0.0) -> Tensor:
         ``(horizon, action_dim)`` tensor; ``steps >= horizon`` gives the fill everywhere.
     """
     if seq.ndim != 2:
-        raise ValueError(f"planners.shift: expected seq of shape (horizon, action_dim), got {tuple(seq.shape)}")
+        raise ValueError(
+            f"planners.shift: expected seq of shape (horizon, action_dim), got {tuple(seq.shape)}"
+        )
     if steps < 0:
         raise ValueError(f"planners.shift: steps must be >= 0, got {steps}")
     horizon = seq.shape[0]

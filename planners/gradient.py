@@ -20,7 +20,7 @@ from torch import Tensor
 
 from planners.base import CostFn, Planner, PlannerConfig
 
-__all__ = ["GradientPlanner", "GradientConfig"]
+__all__ = ["GradientConfig", "GradientPlanner"]
 
 
 @dataclass

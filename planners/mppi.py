@@ -41,7 +41,9 @@ class MPPIConfig(CEMConfig):
     def validate(self) -> None:
         super().validate()
         if self.temperature <= 0:
-            raise ValueError(f"planners: MPPIConfig.temperature must be > 0, got {self.temperature}")
+            raise ValueError(
+                f"planners: MPPIConfig.temperature must be > 0, got {self.temperature}"
+            )
         if self.max_std < self.min_std:
             raise ValueError(
                 f"planners: MPPIConfig.max_std must be >= min_std, got {self.max_std} < {self.min_std}"

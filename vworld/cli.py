@@ -91,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(
         level=os.environ.get("VWORLD_LOG", "INFO"), format="%(levelname)s %(name)s: %(message)s"
     )
+    for noisy in ("OpenGL", "accelerate", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     loaded = _load(args.command)
     if loaded is None:
         print(f"vworld {args.command}: not available in this build", file=sys.stderr)

@@ -100,10 +100,23 @@ def load_config(
         obj = OmegaConf.to_object(cfg)
     except OmegaConfBaseException as e:
         raise ConfigError(str(e)) from None
+    _validate_tree(obj)
+    return obj  # type: ignore[return-value]
+
+
+def _validate_tree(obj: Any) -> None:
+    """Call ``validate()`` on every dataclass in the config, innermost first."""
+    if isinstance(obj, list | tuple):
+        for item in obj:
+            _validate_tree(item)
+        return
+    if not dataclasses.is_dataclass(obj):
+        return
+    for f in dataclasses.fields(obj):
+        _validate_tree(getattr(obj, f.name))
     post = getattr(obj, "validate", None)
     if callable(post):
         post()
-    return obj  # type: ignore[return-value]
 
 
 def to_dict(cfg: Any) -> dict:

@@ -129,7 +129,16 @@ def demo(cfg: DemoConfig) -> dict:
             f"action_block={ac_cfg.data.frame_stride}",
         ]
         if cfg.quick:
-            plan_over += ["cem.num_samples=32", "cem.num_elites=4", "cem.iterations=2", "max_steps=10"]
+            plan_over += [
+                "cem.num_samples=32",
+                "cem.num_elites=4",
+                "cem.iterations=2",
+                "oracle.num_samples=16",
+                "oracle.num_elites=4",
+                "oracle.iterations=2",
+                "max_steps=10",
+                "num_video_episodes=1",
+            ]
         recipe = "configs/plan/oracle-reach.yaml" if name == "oracle" else "configs/plan/cem-reach.yaml"
         plan_cfg = load_config(PlanConfig, recipe, plan_over)
         res_path = out / f"plan_{name}" / "results.json"
@@ -148,9 +157,9 @@ def _summarize(cfg: DemoConfig, results: dict, times: dict) -> dict:
     for name, r in results.items():
         rows[name] = {
             "success_rate": r["success_rate"],
-            "ci95": r.get("success_ci95"),
-            "episodes": len(r.get("episodes", [])) or r.get("num_episodes"),
-            "plan_s_per_step": r.get("plan_seconds_per_step"),
+            "ci95": r["success_rate_ci95"],
+            "episodes": r["num_episodes"],
+            "plan_s_per_step": r["plan_seconds_per_step"],
         }
     return {"env": cfg.env, "quick": cfg.quick, "planners": rows, "stage_seconds": times}
 

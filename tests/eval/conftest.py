@@ -26,7 +26,9 @@ class TinyWorldModel(torch.nn.Module):
         x = F.adaptive_avg_pool2d(x, 4)  # (B*T, C, 4, 4)
         return x.flatten(2).transpose(1, 2).reshape(b, t, 16, c)  # (B, T, tokens, C)
 
-    def rollout(self, z_context: Tensor, s_context: Tensor, actions: Tensor) -> tuple[Tensor, Tensor]:
+    def rollout(
+        self, z_context: Tensor, s_context: Tensor, actions: Tensor
+    ) -> tuple[Tensor, Tensor]:
         n, horizon, _ = actions.shape
         z = z_context[:, -1].expand(n, -1, -1)  # (N, tokens, C)
         s = s_context[:, -1].expand(n, -1)  # (N, S)

@@ -123,9 +123,7 @@ def test_harness_end_to_end_tiny_world_model(tmp_path, tiny_world_model, planner
 
 
 def test_harness_same_seed_same_results(tmp_path, tiny_world_model):
-    kw = dict(
-        planner="cem", episodes=2, max_steps=5, horizon=2, cem=FAST_CEM, num_video_episodes=0
-    )
+    kw = dict(planner="cem", episodes=2, max_steps=5, horizon=2, cem=FAST_CEM, num_video_episodes=0)
     a = run_planning(PlanConfig(out_dir=str(tmp_path / "a"), **kw), world_model=tiny_world_model)
     b = run_planning(PlanConfig(out_dir=str(tmp_path / "b"), **kw), world_model=tiny_world_model)
     assert [e["final_distance"] for e in a["episodes"]] == [
@@ -142,7 +140,9 @@ def test_latent_controller_warm_starts_from_shifted_plan(tiny_world_model):
             calls.append((None if init is None else init.clone(), out.clone()))
             return out, info
 
-    planner = Recorder(CEMConfig(horizon=4, action_dim=2, num_samples=8, num_elites=2, iterations=1))
+    planner = Recorder(
+        CEMConfig(horizon=4, action_dim=2, num_samples=8, num_elites=2, iterations=1)
+    )
     ctrl = LatentController(tiny_world_model, planner, CostConfig(), receding_horizon=1)
     obs = {"pixels": np.zeros((64, 64, 3), np.uint8), "state": np.zeros(4, np.float32)}
     ctrl.reset({"pixels": np.full((64, 64, 3), 200, np.uint8), "state": np.zeros(4)}, seed=0)
@@ -169,3 +169,102 @@ def test_config_errors(tiny_world_model, tmp_path):
         )
     with pytest.raises(ValueError, match="world_model must be a path"):
         run_planning(PlanConfig(episodes=1, out_dir=str(tmp_path)))
+
+
+class PixelOracleWorldModel:
+    """Test-only world model with a perfect but pixel-level latent: ``encode`` pools pixels
+    to 16x16, ``rollout`` simulates each candidate in a copy of the physics (from the
+    controlled env's current state) and encodes the rendered frames. Planning with it checks
+    the latent path end to end: goal encoding, cost, action blocks and replanning."""
+
+    action_block = 5
+
+    def __init__(self, size: int) -> None:
+        from envs.reach import ReachEnv
+
+        self.env = None  # set to the controlled env once the harness has built it
+        self.render_env = ReachEnv(render_size=size)
+        self.sim = OracleSimulator(self.render_env)
+
+    def encode(self, frames):
+        b, t, c, h, w = frames.shape
+        x = torch.nn.functional.adaptive_avg_pool2d(frames.reshape(b * t, c, h, w).float(), 16)
+        return x.reshape(b, t, -1) / 255.0  # (B, T, 3 * 16 * 16)
+
+    def rollout(self, z_context, s_context, actions):
+        state = self.env.unwrapped.get_state()
+        zs = []
+        for seq in actions.cpu().numpy():
+            frames = []
+            for s in self.sim.simulate(state, seq, self.action_block):
+                self.render_env.set_state(s)
+                frames.append(self.render_env.render())
+            video = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)[None]  # (1, H, C, h, w)
+            zs.append(self.encode(video)[0])
+        z = torch.stack(zs)  # (N, H, D)
+        return z, torch.zeros(*z.shape[:2], 4)
+
+
+def test_latent_mpc_with_pixel_latents_reaches_goal(tmp_path, monkeypatch):
+    import vworld.eval.harness as harness
+
+    wm = PixelOracleWorldModel(size=32)
+    make = harness.make_env
+
+    def make_and_attach(cfg):
+        wm.env = make(cfg)
+        return wm.env
+
+    monkeypatch.setattr(harness, "make_env", make_and_attach)
+    cfg = PlanConfig(
+        planner="cem",
+        episodes=1,
+        horizon=3,
+        max_steps=50,
+        render_size=32,
+        cem=CEMConfig(num_samples=32, num_elites=4, iterations=3, return_type="best"),
+        cost=CostConfig(cost_on="all"),
+        num_video_episodes=0,
+        out_dir=str(tmp_path),
+    )
+    res = run_planning(cfg, world_model=wm)
+    ep = res["episodes"][0]
+    assert ep["initial_distance"] > 1.0
+    assert ep["success"] and ep["final_distance"] < 0.05, ep
+
+
+def test_plan_config_loads_with_overrides():
+    from vworld.config import ConfigError, load_config
+
+    cfg = load_config(PlanConfig, overrides=["planner=mppi", "mppi.temperature=2.0", "episodes=3"])
+    assert cfg.planner == "mppi" and cfg.mppi.temperature == 2.0 and cfg.episodes == 3
+    assert cfg.oracle.return_type == "best" and cfg.cem.num_samples == 300
+    with pytest.raises(ConfigError):
+        load_config(PlanConfig, overrides=["cem.num_sample=10"])
+    with pytest.raises(ValueError, match="goal_source"):
+        load_config(PlanConfig, overrides=["goal_source=dataset"])
+
+
+def test_goal_api_and_oracle_reject_other_envs():
+    import gymnasium
+
+    from vworld.eval.mpc import goal_api
+
+    env = make_env(PlanConfig())
+    try:
+        assert goal_api(env) is env.unwrapped
+    finally:
+        env.close()
+    with pytest.raises(TypeError, match="goal-env methods"):
+        goal_api(gymnasium.make("CartPole-v1"))
+    with pytest.raises(TypeError, match=r"envs\.GoalEnv tasks only"):
+        OracleSimulator(object())
+
+
+def test_frame_stride_of_the_world_model_must_match_action_block(tiny_world_model, tmp_path):
+    class Strided(type(tiny_world_model)):
+        action_block = None
+        frame_stride = 3
+
+    with pytest.raises(ValueError, match="set action_block=3"):
+        run_planning(PlanConfig(episodes=1, out_dir=str(tmp_path)), world_model=Strided())

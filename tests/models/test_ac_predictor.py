@@ -220,3 +220,28 @@ def test_bad_inputs_raise_clear_errors():
 def test_named_configs_are_complete():
     for name, cfg in AC_CONFIGS.items():
         assert {"embed_dim", "action_dim", "state_dim", "grid"} <= set(cfg), name
+
+
+def test_registered_with_model_registry():
+    from vworld.models.registry import create_model, list_models, model_kind
+
+    assert {"ac_vjepa2", "ac_micro", "ac_test"} <= set(list_models("ac_predictor"))
+    assert model_kind("ac_micro") == "ac_predictor"
+    m = create_model("ac_test", pool_grid=(2, 2))
+    assert isinstance(m, ActionConditionedPredictor) and m.num_frame_tokens == 4
+    with pytest.raises(TypeError, match="pool_gird"):
+        create_model("ac_test", pool_gird=(2, 2))
+
+
+def test_cached_rollout_gradients_match_uncached():
+    m = _model()
+    z, a, s = _inputs(m, 1, 2)
+    plan = torch.randn(3, 3, m.action_dim, generator=torch.Generator().manual_seed(3))
+    grads = []
+    for use_cache in (True, False):
+        p = plan.clone().requires_grad_()
+        zr, sr = m.rollout(z, s, a[:, :1], p, use_cache=use_cache)
+        (zr.square().mean() + sr.square().mean()).backward()
+        grads.append(p.grad)
+    assert grads[0].abs().amax() > 0
+    torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=1e-5)

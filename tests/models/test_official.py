@@ -16,18 +16,28 @@ N = 2 * 4 * 4  # 4 frames / tubelet 2, 32 px / patch 8
 
 def _block_names(prefix, d, hidden):
     return {
-        f"{prefix}.norm1.weight": (d,), f"{prefix}.norm1.bias": (d,),
-        f"{prefix}.attn.qkv.weight": (3 * d, d), f"{prefix}.attn.qkv.bias": (3 * d,),
-        f"{prefix}.attn.proj.weight": (d, d), f"{prefix}.attn.proj.bias": (d,),
-        f"{prefix}.norm2.weight": (d,), f"{prefix}.norm2.bias": (d,),
-        f"{prefix}.mlp.fc1.weight": (hidden, d), f"{prefix}.mlp.fc1.bias": (hidden,),
-        f"{prefix}.mlp.fc2.weight": (d, hidden), f"{prefix}.mlp.fc2.bias": (d,),
+        f"{prefix}.norm1.weight": (d,),
+        f"{prefix}.norm1.bias": (d,),
+        f"{prefix}.attn.qkv.weight": (3 * d, d),
+        f"{prefix}.attn.qkv.bias": (3 * d,),
+        f"{prefix}.attn.proj.weight": (d, d),
+        f"{prefix}.attn.proj.bias": (d,),
+        f"{prefix}.norm2.weight": (d,),
+        f"{prefix}.norm2.bias": (d,),
+        f"{prefix}.mlp.fc1.weight": (hidden, d),
+        f"{prefix}.mlp.fc1.bias": (hidden,),
+        f"{prefix}.mlp.fc2.weight": (d, hidden),
+        f"{prefix}.mlp.fc2.bias": (d,),
     }
 
 
 def _official_encoder(with_pos):
-    names = {"patch_embed.proj.weight": (D, 3, 2, 8, 8), "patch_embed.proj.bias": (D,),
-             "norm.weight": (D,), "norm.bias": (D,)}
+    names = {
+        "patch_embed.proj.weight": (D, 3, 2, 8, 8),
+        "patch_embed.proj.bias": (D,),
+        "norm.weight": (D,),
+        "norm.bias": (D,),
+    }
     for i in range(DEPTH):
         names.update(_block_names(f"blocks.{i}", D, HIDDEN))
     sd = {f"module.backbone.{k}": torch.randn(s) * 0.1 for k, s in names.items()}
@@ -39,9 +49,14 @@ def _official_encoder(with_pos):
 
 
 def _official_predictor(n_tokens, with_pos):
-    names = {"predictor_embed.weight": (PD, D), "predictor_embed.bias": (PD,),
-             "predictor_norm.weight": (PD,), "predictor_norm.bias": (PD,),
-             "predictor_proj.weight": (D, PD), "predictor_proj.bias": (D,)}
+    names = {
+        "predictor_embed.weight": (PD, D),
+        "predictor_embed.bias": (PD,),
+        "predictor_norm.weight": (PD,),
+        "predictor_norm.bias": (PD,),
+        "predictor_proj.weight": (D, PD),
+        "predictor_proj.bias": (D,),
+    }
     names.update({f"mask_tokens.{i}": (1, 1, PD) for i in range(n_tokens)})
     for i in range(DEPTH):
         names.update(_block_names(f"predictor_blocks.{i}", PD, 4 * PD))
@@ -54,8 +69,12 @@ def _official_predictor(n_tokens, with_pos):
 
 
 def test_convert_strips_prefixes_only():
-    sd = {"module.backbone.blocks.0.attn.qkv.weight": torch.ones(1), "backbone.norm.bias": torch.zeros(1),
-          "_orig_mod.pos_embed": torch.zeros(1), "mask_tokens.0": torch.zeros(1)}
+    sd = {
+        "module.backbone.blocks.0.attn.qkv.weight": torch.ones(1),
+        "backbone.norm.bias": torch.zeros(1),
+        "_orig_mod.pos_embed": torch.zeros(1),
+        "mask_tokens.0": torch.zeros(1),
+    }
     out = convert_official_state_dict(sd)
     assert sorted(out) == ["blocks.0.attn.qkv.weight", "mask_tokens.0", "norm.bias", "pos_embed"]
     assert out["blocks.0.attn.qkv.weight"] is sd["module.backbone.blocks.0.attn.qkv.weight"]
@@ -70,13 +89,17 @@ def test_load_infers_architecture_and_positions(tmp_path, enc_pos, n_tokens, exp
     enc_sd = _official_encoder(enc_pos)
     pred_sd = _official_predictor(n_tokens, with_pos=enc_pos)
     path = tmp_path / "ckpt.pt"
-    torch.save({"encoder": enc_sd, "target_encoder": enc_sd, "predictor": pred_sd, "epoch": 1}, path)
+    torch.save(
+        {"encoder": enc_sd, "target_encoder": enc_sd, "predictor": pred_sd, "epoch": 1}, path
+    )
 
     enc = load_official_encoder(path, num_heads=2)
     assert enc.pos_embed_type == expected
     assert (enc.embed_dim, enc.depth, enc.patch_size, enc.tubelet_size) == (D, DEPTH, 8, 2)
     assert enc.blocks[0].mlp.fc1.out_features == HIDDEN
-    torch.testing.assert_close(enc.blocks[1].attn.qkv.weight, enc_sd["module.backbone.blocks.1.attn.qkv.weight"])
+    torch.testing.assert_close(
+        enc.blocks[1].attn.qkv.weight, enc_sd["module.backbone.blocks.1.attn.qkv.weight"]
+    )
     if expected == "sincos":
         assert enc.init_grid == (2, 4, 4)
     x = torch.randn(1, 3, 4, 32, 32)

@@ -134,7 +134,7 @@ def test_bad_official_checkpoints(tmp_path):
     with pytest.raises(ValueError, match=r"predictor_blocks\.1\.attn\.proj\.weight"):
         official_ac_predictor_from_state_dict(bad_shape, num_heads=4, grid=(2, 2))
     missing = {k: v for k, v in sd.items() if "predictor_norm.bias" not in k}
-    with pytest.raises(KeyError, match="predictor_norm.bias"):
+    with pytest.raises(KeyError, match=r"predictor_norm\.bias"):
         official_ac_predictor_from_state_dict(missing, num_heads=4, grid=(2, 2))
     with pytest.raises(ValueError, match="num_heads"):  # width 48 is not divisible by 5 heads
         official_ac_predictor_from_state_dict(sd, num_heads=5, grid=(2, 2))

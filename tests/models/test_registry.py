@@ -38,8 +38,17 @@ def test_forward_backward(name):
         out = model(ctx, perm[:, : n // 2], perm[:, n // 2 :], grid=grid, mask_index=1)
         assert out.shape == (1, n - n // 2, model.embed_dim)
     out.float().pow(2).mean().backward()
-    unused = {"mask_tokens.0", "mask_tokens.2", "mask_tokens.3", "mask_tokens.4", "mask_tokens.5",
-              "mask_tokens.6", "mask_tokens.7", "mask_tokens.8", "mask_tokens.9"}
+    unused = {
+        "mask_tokens.0",
+        "mask_tokens.2",
+        "mask_tokens.3",
+        "mask_tokens.4",
+        "mask_tokens.5",
+        "mask_tokens.6",
+        "mask_tokens.7",
+        "mask_tokens.8",
+        "mask_tokens.9",
+    }
     for pname, prm in model.named_parameters():
         if pname in unused:
             assert prm.grad is None
@@ -57,8 +66,14 @@ def test_registry_rejects_typos_and_unknown_names():
 
 
 def test_spec_sizes():
-    expected = {"vit_tiny": (192, 12, 3), "vit_small": (384, 12, 6), "vit_base": (768, 12, 12),
-                "vit_large": (1024, 24, 16), "vit_huge": (1280, 32, 16), "vit_giant": (1408, 40, 22)}
+    expected = {
+        "vit_tiny": (192, 12, 3),
+        "vit_small": (384, 12, 6),
+        "vit_base": (768, 12, 12),
+        "vit_large": (1024, 24, 16),
+        "vit_huge": (1280, 32, 16),
+        "vit_giant": (1408, 40, 22),
+    }
     for name, (w, d, h) in expected.items():
         with torch.device("meta"):  # shapes only, no memory or init cost
             m = create_model(name)

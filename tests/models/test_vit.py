@@ -34,7 +34,9 @@ def test_masked_forward_keeps_positions(pos_embed):
         perm = torch.stack([torch.randperm(32) for _ in range(2)])
         # all tokens, shuffled: the same features, shuffled (positions follow the tokens)
         shuffled = m(x, masks=perm)
-        torch.testing.assert_close(shuffled, torch.gather(full, 1, perm.unsqueeze(-1).expand(-1, -1, 48)))
+        torch.testing.assert_close(
+            shuffled, torch.gather(full, 1, perm.unsqueeze(-1).expand(-1, -1, 48))
+        )
         # a subset differs from the full forward (the context is smaller) but is finite
         sub = m(x, masks=perm[:, :8])
         assert torch.isfinite(sub).all()
@@ -81,4 +83,6 @@ def test_reference_init_and_grad_checkpointing():
     plain.load_state_dict(m.state_dict())
     plain.train()
     plain(x).pow(2).mean().backward()
-    torch.testing.assert_close(m.blocks[0].attn.qkv.weight.grad, plain.blocks[0].attn.qkv.weight.grad)
+    torch.testing.assert_close(
+        m.blocks[0].attn.qkv.weight.grad, plain.blocks[0].attn.qkv.weight.grad
+    )

@@ -153,7 +153,7 @@ def test_nan_costs_never_selected():
         c[1::2] = float("nan")
         return c
 
-    plan, info = CEM(small_cem()).plan(cost)
+    plan, _ = CEM(small_cem()).plan(cost)
     assert torch.isfinite(plan).all()
     assert torch.allclose(plan, target, atol=0.15)
 

@@ -47,7 +47,11 @@ class CollectConfig:
         fps: recorded frame rate; from the env's control period when None.
         camera: camera name in the dataset (``observation.images.<camera>``).
         overwrite: replace an existing ``out_dir``.
-        start_method: multiprocessing start method (``"spawn"`` is safe with GL contexts).
+        start_method: multiprocessing start method. ``"forkserver"`` (default) forks workers
+            from a clean server that has imported this module once, so they start fast and
+            inherit no GL context or encoder from the caller; ``"fork"`` hangs the workers'
+            renderer if the caller has rendered before; ``"spawn"`` re-imports vworld (and
+            torch) in every worker.
     """
 
     env: str = "vworld/Reach-v0"
@@ -63,7 +67,7 @@ class CollectConfig:
     fps: int | None = None
     camera: str = "top"
     overwrite: bool = False
-    start_method: str = "spawn"
+    start_method: str = "forkserver"
 
 
 def make_env(env_id: str, render_size: int = 64, frame_skip: int | None = None, steps: int = 200):
@@ -105,7 +109,7 @@ def run_episode(env, policy, seed: int, episode: int, steps: int) -> dict[str, A
         sims.append(base.get_state())
         a = np.asarray(policy(obs, env), dtype=np.float32)
         actions.append(a)
-        obs, _, terminated, truncated, _ = env.step(a)
+        obs, _, terminated, _, _ = env.step(a)
         if terminated:
             break
     return {
@@ -152,35 +156,39 @@ def collect(cfg: CollectConfig) -> Path:
         shutil.rmtree(tmp)
     d = asdict(cfg)
 
-    probe = make_env(cfg.env, cfg.render_size, cfg.frame_skip, cfg.steps)
-    fps = cfg.fps or env_fps(probe)
-    sim_dim = len(probe.unwrapped.get_state())
-    act_dim = int(np.prod(probe.action_space.shape))
-    state_dim = int(np.prod(probe.observation_space["state"].shape))
-    probe.close()
-    writer = LeRobotWriter(
-        tmp,
-        fps=fps,
-        action_dim=act_dim,
-        state_dim=state_dim,
-        sim_state_dim=sim_dim,
-        camera=cfg.camera,
-        codec=cfg.codec,
-        robot_type=cfg.env,
-    )
-    task = f"{cfg.env}: reach the goal"
+    pool = None
+    if cfg.workers > 0:
+        ctx = mp.get_context(cfg.start_method)
+        if cfg.start_method == "forkserver":
+            ctx.set_forkserver_preload(["vworld.data.collect", "envs"])
+        pool = ctx.Pool(cfg.workers, initializer=_worker_init, initargs=(d,))
     bar = tqdm(total=cfg.episodes, desc=f"collect {cfg.env}", unit="ep")
     try:
-        if cfg.workers <= 0:
+        probe = make_env(cfg.env, cfg.render_size, cfg.frame_skip, cfg.steps)
+        fps = cfg.fps or env_fps(probe)
+        sim_dim = len(probe.unwrapped.get_state())
+        act_dim = int(np.prod(probe.action_space.shape))
+        state_dim = int(np.prod(probe.observation_space["state"].shape))
+        probe.close()
+        writer = LeRobotWriter(
+            tmp,
+            fps=fps,
+            action_dim=act_dim,
+            state_dim=state_dim,
+            sim_state_dim=sim_dim,
+            camera=cfg.camera,
+            codec=cfg.codec,
+            robot_type=cfg.env,
+        )
+        task = f"{cfg.env}: reach the goal"
+        if pool is None:
             _worker_init(d)
             results = (_worker_episode(e) for e in range(cfg.episodes))
-            _write_all(writer, results, task, bar)
-        else:
-            ctx = mp.get_context(cfg.start_method)
-            with ctx.Pool(cfg.workers, initializer=_worker_init, initargs=(d,)) as pool:
-                # ordered results: episode e is always written as episode e
-                results = pool.imap(_worker_episode, range(cfg.episodes), chunksize=1)
-                _write_all(writer, results, task, bar)
+        else:  # ordered: episode e is always written as episode e
+            results = pool.imap(_worker_episode, range(cfg.episodes), chunksize=1)
+        for r in results:
+            writer.add_episode(r["frames"], r["actions"], r["states"], r["sim_states"], task)
+            bar.update(1)
         writer.finalize()
         (tmp / "meta" / "collect_config.json").write_text(json.dumps(d, indent=2, default=str))
     except BaseException:
@@ -188,6 +196,9 @@ def collect(cfg: CollectConfig) -> Path:
         raise
     finally:
         bar.close()
+        if pool is not None:
+            pool.terminate()
+            pool.join()
         if _WORKER:
             _WORKER["env"].close()
             _WORKER.clear()
@@ -195,9 +206,3 @@ def collect(cfg: CollectConfig) -> Path:
         shutil.rmtree(out)
     os.replace(tmp, out)
     return out
-
-
-def _write_all(writer: LeRobotWriter, results, task: str, bar) -> None:
-    for r in results:
-        writer.add_episode(r["frames"], r["actions"], r["states"], r["sim_states"], task)
-        bar.update(1)

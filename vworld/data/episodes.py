@@ -82,7 +82,7 @@ class RobotLog(abc.ABC):
     """A read-only collection of episodes with one camera, actions and states.
 
     Subclasses set ``path``, ``fps``, ``episode_lengths``, ``action_dim``, ``state_dim``,
-    ``sim_state_dim`` (0 when absent), ``stats`` and ``tasks`` and implement
+    ``sim_state_dim`` (0 when absent), ``stats`` and ``tasks`` (one per episode) and implement
     :meth:`load_episode`.
 
     ``stats`` maps a feature (``"action"``, ``"observation.state"``, ...) to a dict of numpy
@@ -96,6 +96,7 @@ class RobotLog(abc.ABC):
     state_dim: int
     sim_state_dim: int
     stats: dict[str, dict[str, np.ndarray]]
+    tasks: list[str]  # the task of each episode
     action_key: str = "action"
     state_key: str = "observation.state"
 

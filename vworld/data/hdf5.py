@@ -116,8 +116,10 @@ class Hdf5Log(RobotLog):
                 )
             if img.ndim != 4 or img.shape[-1] != 3:
                 raise RobotLogError(
-                    self.path, f"data/{name}/obs/{image_key}", f"shape {img.shape}, expected "
-                    "(L, H, W, 3)", i
+                    self.path,
+                    f"data/{name}/obs/{image_key}",
+                    f"shape {img.shape}, expected (L, H, W, 3)",
+                    i,
                 )
             if acts and a.shape[1] != acts[0].shape[1]:
                 raise RobotLogError(
@@ -164,9 +166,7 @@ class Hdf5Log(RobotLog):
         sim = None
         if self.sim_state_dim and "states" in g:
             sim = np.asarray(g["states"][()], dtype=np.float64).reshape(len(g["states"]), -1)
-        return Episode(
-            imgs, self._actions[i].copy(), self._states[i].copy(), sim, self.tasks[i], i
-        )
+        return Episode(imgs, self._actions[i].copy(), self._states[i].copy(), sim, self.tasks[i], i)
 
     def close(self) -> None:
         self._file.close()

@@ -148,14 +148,14 @@ class LeRobotLog(RobotLog):
             self.video_key = camera if camera in feats else f"observation.images.{camera}"
             if self.video_key not in videos:
                 raise RobotLogError(
-                    self.info_path, "features", f"no video feature for camera '{camera}' in {videos}"
+                    self.info_path,
+                    "features",
+                    f"no video feature for camera '{camera}' in {videos}",
                 )
         self.video_backend = video_backend
         self._readers: OrderedDict[str, object] = OrderedDict()
         self._reader_pid = os.getpid()
-        self._tables: OrderedDict[Path, tuple[pa.Table, dict[int, tuple[int, int]]]] = (
-            OrderedDict()
-        )
+        self._tables: OrderedDict[Path, tuple[pa.Table, dict[int, tuple[int, int]]]] = OrderedDict()
         if self.version == "v3.0":
             self._open_v30()
         else:
@@ -223,7 +223,9 @@ class LeRobotLog(RobotLog):
                 raise RobotLogError(
                     files[0], "length", f"{n} but dataset_to_index - from_index = {b - a}", i
                 )
-        self._data_tpl = self.info.get("data_path", "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet")
+        self._data_tpl = self.info.get(
+            "data_path", "data/chunk-{chunk_index:03d}/file-{file_index:03d}.parquet"
+        )
         self._video_tpl = self.info.get("video_path")
         if not self._video_tpl:
             raise RobotLogError(self.info_path, "video_path", "null, but the dataset has videos")

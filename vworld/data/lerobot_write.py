@@ -20,10 +20,14 @@ from the episode start), ``frame_index``, ``episode_index``, ``index`` (global) 
 
 Video: H.264 (libx264, yuv420p, CRF 18, no B-frames) by default; AV1 (libsvtav1) with
 ``codec="av1"``. The GOP is 2 frames, LeRobot's own default: a random frame costs at most one
-extra decode, at about 1.7x the size of a 10-frame GOP. Every episode starts on a keyframe,
-so an episode's span decodes without touching the one before it. Presentation timestamps
-are the frame index within the file at ``1/fps``, so episode ``e`` occupies
-``[from_timestamp, to_timestamp)`` exactly.
+extra decode. Measured on 2,000 rendered 64x64 Reach frames: GOP 1 / 2 / 10 / 50 give
+552 / 439 / 309 / 281 KiB, so GOP 2 pays 1.4x the size of GOP 10 for cheap random access
+(LeRobot's loader seeks per item); whole-episode reads decode sequentially and do not care.
+Every episode starts on a keyframe, so an episode's span decodes without touching the one
+before it. Presentation timestamps are the frame index within the file at ``1/fps``, so
+episode ``e`` occupies ``[from_timestamp, to_timestamp)`` exactly. Decoded frames differ from
+the recorded ones by a mean absolute error of about 1.7 (of 255) on Reach renders, mostly
+yuv420p chroma subsampling at object edges.
 
 Files roll over to a new ``file-NNN`` (and ``chunk-NNN`` every ``chunks_size`` files) when a
 data or video file passes its size limit, as LeRobot does; with the defaults (100 MB of
@@ -117,6 +121,7 @@ class _VideoFile:
             s.options = {"crf": str(crf), "cpu-used": "8"}
         self.stream = s
         self.num_frames = 0
+        self.bytes = 0  # of packets muxed so far: the file on disk lags behind the muxer
 
     def add(self, frames: np.ndarray) -> tuple[int, int]:
         import av
@@ -129,12 +134,13 @@ class _VideoFile:
             if i == 0:
                 f.pict_type = PictureType.I  # each episode decodes on its own
             for packet in self.stream.encode(f):
+                self.bytes += packet.size
                 self.container.mux(packet)
         self.num_frames += len(frames)
         return start, self.num_frames
 
     def size_mb(self) -> float:
-        return self.path.stat().st_size / 2**20 if self.path.exists() else 0.0
+        return self.bytes / 2**20
 
     def close(self) -> None:
         for packet in self.stream.encode():
@@ -369,7 +375,9 @@ class LeRobotWriter:
             chunk, file = self._data_loc
             self._data_path = self.root / DATA_PATH.format(chunk_index=chunk, file_index=file)
             self._data_path.parent.mkdir(parents=True, exist_ok=True)
-            self._data_writer = pq.ParquetWriter(self._data_path, self._schema, compression="snappy")
+            self._data_writer = pq.ParquetWriter(
+                self._data_path, self._schema, compression="snappy"
+            )
         start = self._total_frames
         cols = {
             "action": pa.FixedSizeListArray.from_arrays(

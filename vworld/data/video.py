@@ -20,6 +20,7 @@ import csv
 import math
 import os
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from vworld.config import MISSING
 from vworld.data.decode import VIDEO_EXTENSIONS, VideoDecodeError, open_video
 from vworld.data.sampler import ResumableSampler
 from vworld.data.transforms import normalize, random_resized_crop_box, resize_crop_clip
@@ -78,7 +80,7 @@ class VideoDataConfig:
         num_workers: DataLoader worker processes.
     """
 
-    path: str = ""
+    path: str = MISSING
     frames_per_clip: int = 16
     frame_step: int = 4
     fps: float | None = None
@@ -96,7 +98,7 @@ class VideoDataConfig:
 
     def validate(self) -> None:
         """Check every field, including that ``path`` is set (the default is empty)."""
-        if not self.path:
+        if not self.path or self.path == MISSING:
             raise ValueError("VideoDataConfig.path: expected a folder or a .txt/.csv list")
         self._check_values()
 
@@ -230,6 +232,8 @@ class VideoClipDataset(Dataset):
     file cannot be decoded.
     """
 
+    max_open_readers = 8
+
     def __init__(self, cfg: VideoDataConfig, seed: int = 0):
         cfg.validate()
         self.cfg = cfg
@@ -313,16 +317,33 @@ class VideoClipDataset(Dataset):
         path = self.paths[i]
         if self.is_image[i]:
             return _load_image(path)[None]  # (1, H, W, 3)
-        reader = open_video(path, backend=self.cfg.backend)
-        try:
-            idx = self.clip_indices(reader.num_frames, reader.fps, rng)
-            if idx is None:
-                return None
-            uniq, inverse = np.unique(idx, return_inverse=True)
-            frames = reader.get_frames(uniq.tolist())  # (T', H, W, 3)
-        finally:
-            reader.close()
+        reader = self._reader(i)
+        idx = self.clip_indices(reader.num_frames, reader.fps, rng)
+        if idx is None:
+            return None
+        uniq, inverse = np.unique(idx, return_inverse=True)
+        frames = reader.get_frames(uniq.tolist())  # (T', H, W, 3)
         return frames[inverse]
+
+    def _reader(self, i: int):
+        """An open reader for video ``i``, kept in a small per-process LRU.
+
+        Opening indexes the whole file, which for a long video (a LeRobot file holds every
+        episode of a chunk) costs far more than decoding one clip.
+        """
+        cache = self.__dict__.setdefault("_readers", OrderedDict())
+        reader = cache.pop(i, None)
+        if reader is None:
+            reader = open_video(self.paths[i], backend=self.cfg.backend)
+        cache[i] = reader
+        while len(cache) > self.max_open_readers:
+            cache.popitem(last=False)[1].close()
+        return reader
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_readers", None)  # open decoders do not cross process boundaries
+        return state
 
     def __getitem__(self, key: int | tuple[int, int]) -> dict[str, Any]:
         epoch, i = (int(key[0]), int(key[1])) if isinstance(key, (tuple, list)) else (0, int(key))

@@ -106,7 +106,9 @@ class EpisodeWindows(Dataset):
         st = self.log.stats
         s = st.get(self.log.state_key, {})
         if self.normalize and not {"mean", "std"} <= s.keys():
-            raise ValueError(f"{self.log.path}: normalize=True but the stats have no state mean/std")
+            raise ValueError(
+                f"{self.log.path}: normalize=True but the stats have no state mean/std"
+            )
         self._s_mean = np.asarray(s.get("mean", 0.0), np.float32)
         self._s_std = np.maximum(np.asarray(s.get("std", 1.0), np.float32), _EPS)
         if self.action_mode == "state_diff":
@@ -114,7 +116,9 @@ class EpisodeWindows(Dataset):
         else:
             a = st.get(self.log.action_key, {})
             if self.normalize and "std" not in a:
-                raise ValueError(f"{self.log.path}: normalize=True but the stats have no action std")
+                raise ValueError(
+                    f"{self.log.path}: normalize=True but the stats have no action std"
+                )
             self._a_scale = np.maximum(np.asarray(a.get("std", 1.0), np.float32), _EPS)
 
     def __len__(self) -> int:

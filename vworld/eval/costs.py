@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import torch
 from torch import Tensor
 
 __all__ = ["CostConfig", "goal_cost", "latent_distance", "make_latent_cost"]
@@ -68,7 +67,9 @@ def latent_distance(pred: Tensor, goal: Tensor, cost_type: str = "l1") -> Tensor
     elif cost_type == "l2":
         d = diff.square()
     else:
-        raise ValueError(f"vworld/eval/costs.py: cost_type must be one of {COST_TYPES}, got {cost_type!r}")
+        raise ValueError(
+            f"vworld/eval/costs.py: cost_type must be one of {COST_TYPES}, got {cost_type!r}"
+        )
     return d.flatten(2).mean(-1)  # (N, H)
 
 

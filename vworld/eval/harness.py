@@ -31,9 +31,16 @@ from vworld.eval.mpc import (
     OracleController,
     RandomController,
     WorldModel,
+    goal_api,
     run_episode,
 )
-from vworld.eval.report import plot_distances, side_by_side, wilson_interval, write_json, write_video
+from vworld.eval.report import (
+    plot_distances,
+    side_by_side,
+    wilson_interval,
+    write_json,
+    write_video,
+)
 
 __all__ = ["PlanConfig", "make_goal", "run_planning"]
 
@@ -119,9 +126,13 @@ class PlanConfig:
                 f"{where}.receding_horizon ({self.receding_horizon}) must be <= horizon ({self.horizon})"
             )
         if self.goal_offset_steps < 1 and self.goal_source == "offset":
-            raise ValueError(f"{where}.goal_offset_steps must be >= 1, got {self.goal_offset_steps}")
+            raise ValueError(
+                f"{where}.goal_offset_steps must be >= 1, got {self.goal_offset_steps}"
+            )
         if self.num_video_episodes < 0:
-            raise ValueError(f"{where}.num_video_episodes must be >= 0, got {self.num_video_episodes}")
+            raise ValueError(
+                f"{where}.num_video_episodes must be >= 0, got {self.num_video_episodes}"
+            )
         if self.oracle_cost_on not in ("last", "all"):
             raise ValueError(
                 f"{where}.oracle_cost_on must be 'last' or 'all', got {self.oracle_cost_on!r}"
@@ -153,7 +164,7 @@ def make_goal(
         set), the goal observation (``pixels`` = ``env.goal_pixels()``, ``state`` =
         proprioception at the goal) and the goal's full sim state.
     """
-    u = env.unwrapped
+    u = goal_api(env)
     env.reset(seed=seed)
     start = u.get_state()
     rng = np.random.default_rng([seed, 1])
@@ -176,9 +187,7 @@ def make_goal(
 
 def _planner_config(cfg: PlanConfig, name: str, action_dim: int, low: float, high: float) -> Any:
     sub = getattr(cfg, name)
-    return dataclasses.replace(
-        sub, horizon=cfg.horizon, action_dim=action_dim, low=low, high=high
-    )
+    return dataclasses.replace(sub, horizon=cfg.horizon, action_dim=action_dim, low=low, high=high)
 
 
 def _action_bounds(env: Any, cfg: PlanConfig) -> tuple[int, float, float]:
@@ -223,11 +232,15 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
     if cfg.planner in ("cem", "mppi", "gd"):
         if world_model is None:
             world_model = _load_world_model(cfg, device)
-        wm_action_block = getattr(world_model, "action_block", None)
-        if wm_action_block is not None and int(wm_action_block) != cfg.action_block:
+        # One model step is ``frame_stride`` (a.k.a. ``action_block``) env steps.
+        wm_block = getattr(world_model, "action_block", None)
+        if wm_block is None:
+            wm_block = getattr(world_model, "frame_stride", None)
+        if wm_block is not None and int(wm_block) != cfg.action_block:
             raise ValueError(
-                f"vworld/eval/harness.py: PlanConfig.action_block={cfg.action_block} but the "
-                f"world model was trained with action_block={wm_action_block}"
+                f"vworld/eval/harness.py: PlanConfig.action_block={cfg.action_block} but one "
+                f"world-model step is {wm_block} env steps (its frame_stride); set "
+                f"action_block={wm_block}"
             )
         pcfg = _planner_config(cfg, cfg.planner, action_dim, low, high)
         controller: Any = LatentController(
@@ -251,7 +264,7 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
     else:
         controller = RandomController(action_dim, low, high, cfg.receding_horizon, cfg.seed)
 
-    threshold = getattr(env.unwrapped, "success_threshold", None)
+    threshold = getattr(goal_api(env), "success_threshold", None)
     episodes: list[dict[str, Any]] = []
     all_distances: list[list[float]] = []
     video: list[np.ndarray] = []

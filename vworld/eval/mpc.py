@@ -13,6 +13,7 @@ measure the headroom a perfect model would give.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -32,8 +33,30 @@ __all__ = [
     "OracleSimulator",
     "RandomController",
     "WorldModel",
+    "goal_api",
     "run_episode",
 ]
+
+_GOAL_API = ("get_state", "set_state", "goal_pixels", "goal_state", "task_distance")
+
+
+def goal_api(env: Any) -> Any:
+    """The layer of a (possibly wrapped) env that has the goal-env methods.
+
+    Gymnasium wrappers do not forward attributes, so ``get_state``/``goal_pixels``... live on
+    the unwrapped ``envs.GoalEnv`` or on a wrapper such as ``envs.GoalImageAdapter``.
+    """
+    e = env
+    while True:
+        if all(hasattr(e, name) for name in _GOAL_API):
+            return e
+        inner = getattr(e, "env", None)
+        if inner is None or inner is e:
+            raise TypeError(
+                f"vworld/eval/mpc.py: {type(env).__name__} has no layer with the goal-env methods "
+                f"{_GOAL_API} (an envs.GoalEnv, or wrapped by envs.GoalImageAdapter)"
+            )
+        e = inner
 
 
 @runtime_checkable
@@ -126,7 +149,9 @@ class LatentController:
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """Plan from ``obs`` and return the first ``receding_horizon`` actions ``(k, A)``."""
         if self._z_goal is None:
-            raise RuntimeError("vworld/eval/mpc.py: LatentController.reset(goal_obs) was not called")
+            raise RuntimeError(
+                "vworld/eval/mpc.py: LatentController.reset(goal_obs) was not called"
+            )
         with torch.no_grad():
             z_ctx = self.world_model.encode(pixels_to_frames(obs["pixels"], self.device))
             s_ctx = torch.as_tensor(obs["state"], device=self.device).float()[None, None]
@@ -155,7 +180,11 @@ class RandomController:
     """
 
     def __init__(
-        self, action_dim: int, low: float = -1.0, high: float = 1.0, receding_horizon: int = 1,
+        self,
+        action_dim: int,
+        low: float = -1.0,
+        high: float = 1.0,
+        receding_horizon: int = 1,
         seed: int = 0,
     ) -> None:
         self.action_dim, self.low, self.high = action_dim, low, high
@@ -181,11 +210,20 @@ class OracleSimulator:
     states it reaches are bit-identical to stepping the env.
 
     Args:
-        env: the unwrapped goal env (``envs.GoalEnv``).
+        env: a native vworld task (``envs.GoalEnv``, unwrapped).
     """
 
     def __init__(self, env: Any) -> None:
-        import envs  # noqa: F401  (sets MUJOCO_GL=egl before mujoco is first imported)
+        # Imported here, after ``envs`` has set MUJOCO_GL=egl, so that importing this module
+        # never loads mujoco with the wrong GL backend.
+        os.environ.setdefault("MUJOCO_GL", "egl")
+        import envs
+
+        if not isinstance(env, envs.GoalEnv):
+            raise TypeError(
+                "vworld/eval/mpc.py: the oracle simulates envs.GoalEnv tasks only "
+                f"(it mirrors GoalEnv.step), got {type(env).__name__}"
+            )
         import mujoco
 
         self._mujoco = mujoco
@@ -251,7 +289,7 @@ class OracleController:
     """Plan with the true simulator (headroom baseline): same planner, true dynamics.
 
     Args:
-        env: the unwrapped goal env being controlled (its current state and goal are read).
+        env: the ``envs.GoalEnv`` being controlled, unwrapped (its state and goal are read).
         planner: a ``planners`` planner on the CPU.
         action_block: env steps per planned action.
         receding_horizon: planned actions executed before replanning.

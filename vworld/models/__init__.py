@@ -1,5 +1,6 @@
 """vworld models: V-JEPA tubelet ViT encoder, masked predictor, registry, official-weight loaders."""
 
+from vworld.models.ac_predictor import ActionConditionedPredictor, build_ac_predictor
 from vworld.models.official import (
     convert_official_state_dict,
     load_official_encoder,
@@ -10,8 +11,10 @@ from vworld.models.registry import create_model, list_models, model_kind, regist
 from vworld.models.vit import VisionTransformer
 
 __all__ = [
+    "ActionConditionedPredictor",
     "MaskedPredictor",
     "VisionTransformer",
+    "build_ac_predictor",
     "convert_official_state_dict",
     "create_model",
     "list_models",

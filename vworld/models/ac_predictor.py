@@ -25,6 +25,7 @@ from torch import Tensor, nn
 
 from vworld.layers.mlp import MLP
 from vworld.layers.rope import apply_rope, rope_angles, rope_axis_dim
+from vworld.models.registry import build, register_model
 
 _FILE = "vworld/models/ac_predictor.py"
 
@@ -98,9 +99,11 @@ class ACAttention(nn.Module):
     def _qkv(self, x: Tensor, rope: tuple[Tensor, Tensor] | None) -> tuple[Tensor, Tensor, Tensor]:
         b, n, _ = x.shape
         qkv = self.qkv(x).view(b, n, 3, self.num_heads, self.head_dim)  # (B, N, 3, heads, hd)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, N, hd)
-        if rope is not None:
-            q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        v = qkv[:, :, 2].transpose(1, 2)  # (B, heads, N, hd)
+        qk = qkv[:, :, :2]  # (B, N, 2, heads, hd)
+        if rope is not None:  # queries and keys rotated in one pass; tables (N, r) -> (N, 1, 1, r)
+            qk = apply_rope(qk, rope[0][:, None, None], rope[1][:, None, None])
+        q, k = qk.permute(2, 0, 3, 1, 4).unbind(0)  # each (B, heads, N, hd)
         return q, k, v
 
     def _out(self, o: Tensor) -> Tensor:
@@ -120,8 +123,7 @@ class ACAttention(nn.Module):
         x: Tensor,
         rope: tuple[Tensor, Tensor] | None,
         ctx_kv: tuple[Tensor, Tensor] | None,
-        own_k: Tensor,
-        own_v: Tensor,
+        own: list[Tensor | None],
         start: int,
     ) -> Tensor:
         """One new step of ``L`` tokens for N sequences, attending to the cache and itself.
@@ -130,16 +132,23 @@ class ACAttention(nn.Module):
             x: ``(N, L, C)`` the new step's tokens.
             rope: cos/sin tables ``(L, hd)`` for this step.
             ctx_kv: shared context keys/values ``(1 or N, heads, Lc, hd)`` or None.
-            own_k, own_v: per-sequence buffers ``(N, heads, Lmax, hd)``; this step's keys and
-                values are written at ``[start, start + L)``.
-            start: where this step's tokens go in the buffers.
+            own: ``[keys, values]`` of this sequence's earlier planned steps. Without autograd
+                they are preallocated buffers ``(N, heads, Lmax, hd)`` written in place at
+                ``[start, start + L)``; with autograd they grow by concatenation (in-place
+                writes would invalidate saved tensors). ``[None, None]`` before the first step.
+            start: how many planned-step tokens precede this step.
         """
         q, k, v = self._qkv(x, rope)
         n, heads, length, hd = q.shape
         end = start + length
-        own_k[:, :, start:end] = k
-        own_v[:, :, start:end] = v
-        k_o, v_o = own_k[:, :, :end], own_v[:, :, :end]  # (N, heads, end, hd) views
+        if own[0] is not None and not torch.is_grad_enabled():
+            own[0][:, :, start:end] = k
+            own[1][:, :, start:end] = v
+            k_o, v_o = own[0][:, :, :end], own[1][:, :, :end]  # (N, heads, end, hd) views
+        else:
+            k_o = k if start == 0 else torch.cat([own[0], k], dim=2)  # (N, heads, end, hd)
+            v_o = v if start == 0 else torch.cat([own[1], v], dim=2)
+            own[0], own[1] = k_o, v_o
         if ctx_kv is None:
             return self._out(F.scaled_dot_product_attention(q, k_o, v_o))
         k_c, v_c = ctx_kv
@@ -195,11 +204,10 @@ class ACBlock(nn.Module):
         x: Tensor,
         rope: tuple[Tensor, Tensor] | None,
         ctx_kv: tuple[Tensor, Tensor] | None,
-        own_k: Tensor,
-        own_v: Tensor,
+        own: list[Tensor | None],
         start: int,
     ) -> Tensor:
-        x = x + self.attn.forward_step(self.norm1(x), rope, ctx_kv, own_k, own_v, start)
+        x = x + self.attn.forward_step(self.norm1(x), rope, ctx_kv, own, start)
         return x + self.mlp(self.norm2(x))
 
 
@@ -340,9 +348,7 @@ class ActionConditionedPredictor(nn.Module):
 
     def _check_cond(self, x: Tensor, name: str, dim: int, b: int, t: int) -> None:
         if x.dim() != 3 or x.shape[2] != dim or x.shape[1] != t or x.shape[0] not in (1, b):
-            raise ValueError(
-                f"{_FILE}: {name} must be ({b}, {t}, {dim}), got {tuple(x.shape)}"
-            )
+            raise ValueError(f"{_FILE}: {name} must be ({b}, {t}, {dim}), got {tuple(x.shape)}")
 
     def _embed(self, z: Tensor, a: Tensor, s: Tensor, e: Tensor | None) -> Tensor:
         """Tokens of T steps ``(B, T*L, C)`` from pooled frames, actions, states, extrinsics."""
@@ -498,10 +504,16 @@ class ActionConditionedPredictor(nn.Module):
             for i, blk in enumerate(self.predictor_blocks):
                 x, k, v = blk(x, rope, mask)
                 ctx_kv[i] = (k, v)  # (B, heads, (Tc-1)*L, hd), shared by all candidates
-        buf_shape = (n, self.num_heads, horizon * length, self.head_dim)
-        own = [
-            (z_ctx.new_empty(buf_shape), z_ctx.new_empty(buf_shape)) for _ in self.predictor_blocks
-        ]
+        own: list[list[Tensor | None]] = [[None, None] for _ in self.predictor_blocks]
+        if not torch.is_grad_enabled():  # preallocate: each step writes its keys/values in place
+            buf_shape = (n, self.num_heads, horizon * length, self.head_dim)
+            dtype = self.predictor_embed.weight.dtype
+            if torch.is_autocast_enabled(dev.type):  # keys/values come out in the autocast dtype
+                dtype = torch.get_autocast_dtype(dev.type)
+            own = [
+                [torch.empty(buf_shape, device=dev, dtype=dtype) for _ in range(2)]
+                for _ in self.predictor_blocks
+            ]
         z_t = z_ctx[:, -1:].expand(n, -1, -1, -1)  # (N, 1, Np', D)
         s_t = s_ctx[:, -1:].expand(n, -1, -1)  # (N, 1, S)
         e_t = None if e_ctx is None else e_ctx[:, -1:].expand(n, -1, -1)
@@ -510,8 +522,8 @@ class ActionConditionedPredictor(nn.Module):
             a_j = actions[:, j : j + 1]
             x = self._embed(z_t, a_j, s_t, e_t)  # (N, L, C)
             rope = self._rope(tc - 1 + j, 1, dev)
-            for blk, kv, (ok, ov) in zip(self.predictor_blocks, ctx_kv, own):
-                x = blk.forward_step(x, rope, kv, ok, ov, j * length)
+            for blk, kv, own_kv in zip(self.predictor_blocks, ctx_kv, own):
+                x = blk.forward_step(x, rope, kv, own_kv, j * length)
             z_next, s_pred = self._readout(x, s_t)
             s_t = self._next_state(s_pred, s_t, a_j, state_fn)
             z_t = z_next
@@ -556,8 +568,19 @@ AC_CONFIGS: dict[str, dict] = {
 }
 
 
+def _factory(defaults: dict) -> Callable[..., nn.Module]:
+    def factory(**overrides) -> nn.Module:
+        return build(ActionConditionedPredictor, defaults, overrides)
+
+    return factory
+
+
+for _name, _defaults in AC_CONFIGS.items():
+    register_model(_name, kind="ac_predictor")(_factory(_defaults))
+
+
 def build_ac_predictor(name: str, **overrides) -> ActionConditionedPredictor:
-    """Build a named action-conditioned predictor; keyword overrides replace config fields.
+    """Build a named action-conditioned predictor (same as ``create_model(name, ...)``).
 
     Args:
         name: one of ``AC_CONFIGS`` (``ac_vjepa2``, ``ac_micro``, ``ac_test``).
@@ -566,4 +589,4 @@ def build_ac_predictor(name: str, **overrides) -> ActionConditionedPredictor:
     """
     if name not in AC_CONFIGS:
         raise KeyError(f"{_FILE}: unknown AC predictor {name!r}; known: {sorted(AC_CONFIGS)}")
-    return ActionConditionedPredictor(**{**AC_CONFIGS[name], **overrides})
+    return _factory(AC_CONFIGS[name])(**overrides)

@@ -62,7 +62,9 @@ def convert_official_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
                 if new.startswith(p):
                     new, stripped = new[len(p) :], True
         if new in out:
-            raise ValueError(f"vworld/models/official.py: keys collide after stripping prefixes: {new!r}")
+            raise ValueError(
+                f"vworld/models/official.py: keys collide after stripping prefixes: {new!r}"
+            )
         out[new] = val
     return out
 
@@ -73,11 +75,15 @@ def _read(path: str | Path) -> dict[str, Any]:
         raise FileNotFoundError(f"vworld/models/official.py: checkpoint {path} does not exist")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict):
-        raise ValueError(f"vworld/models/official.py: {path} holds a {type(ckpt).__name__}, expected a dict")
+        raise ValueError(
+            f"vworld/models/official.py: {path} holds a {type(ckpt).__name__}, expected a dict"
+        )
     return ckpt
 
 
-def _select(ckpt: dict[str, Any], key: str | None, path: str | Path, needle: str) -> dict[str, Tensor]:
+def _select(
+    ckpt: dict[str, Any], key: str | None, path: str | Path, needle: str
+) -> dict[str, Tensor]:
     if key is not None and key in ckpt and isinstance(ckpt[key], dict):
         return convert_official_state_dict(ckpt[key])
     if any(isinstance(v, Tensor) and needle in k for k, v in ckpt.items()):
@@ -91,7 +97,9 @@ def _select(ckpt: dict[str, Any], key: str | None, path: str | Path, needle: str
 def _depth(sd: dict[str, Tensor], prefix: str) -> int:
     ids = {int(m.group(1)) for k in sd if (m := re.match(rf"{prefix}\.(\d+)\.", k))}
     if not ids or ids != set(range(len(ids))):
-        raise ValueError(f"vworld/models/official.py: blocks '{prefix}.N.' missing or not contiguous: {sorted(ids)}")
+        raise ValueError(
+            f"vworld/models/official.py: blocks '{prefix}.N.' missing or not contiguous: {sorted(ids)}"
+        )
     return len(ids)
 
 
@@ -117,17 +125,23 @@ def _resolve_pos(
     pos_embed: str, table: Tensor | None, ckpt: dict[str, Any], dim: int
 ) -> tuple[str, tuple[tuple[int, int, int], bool] | None]:
     if pos_embed not in ("auto", "rope", "sincos"):
-        raise ValueError(f"vworld/models/official.py: pos_embed must be auto/rope/sincos, got {pos_embed!r}")
+        raise ValueError(
+            f"vworld/models/official.py: pos_embed must be auto/rope/sincos, got {pos_embed!r}"
+        )
     match = _sincos_match(table[0], dim) if table is not None and table.ndim == 3 else None
     if pos_embed == "sincos" and table is None:
-        raise ValueError("vworld/models/official.py: pos_embed='sincos' but the checkpoint has no position table")
+        raise ValueError(
+            "vworld/models/official.py: pos_embed='sincos' but the checkpoint has no position table"
+        )
     if pos_embed != "auto":
         return pos_embed, match
     if table is None:
         return "rope", None
     pred = ckpt.get("predictor")
     if isinstance(pred, dict):
-        n_tok = sum(1 for k in convert_official_state_dict(pred) if re.fullmatch(r"mask_tokens\.\d+", k))
+        n_tok = sum(
+            1 for k in convert_official_state_dict(pred) if re.fullmatch(r"mask_tokens\.\d+", k)
+        )
         if n_tok > 2:
             return "rope", match
     return ("sincos", match) if match is not None else ("rope", None)
@@ -141,7 +155,9 @@ def infer_encoder_config(sd: dict[str, Tensor], num_heads: int | None = None) ->
         num_heads: attention heads (default: ``HEADS_BY_WIDTH`` or width / 64).
     """
     if "patch_embed.proj.weight" not in sd:
-        raise KeyError("vworld/models/official.py: encoder state dict lacks 'patch_embed.proj.weight'")
+        raise KeyError(
+            "vworld/models/official.py: encoder state dict lacks 'patch_embed.proj.weight'"
+        )
     w = sd["patch_embed.proj.weight"]
     if w.ndim != 5:
         raise ValueError(
@@ -161,7 +177,9 @@ def infer_encoder_config(sd: dict[str, Tensor], num_heads: int | None = None) ->
     )
 
 
-def infer_predictor_config(sd: dict[str, Tensor], num_heads: int | None = None, rope: bool = True) -> dict[str, Any]:
+def infer_predictor_config(
+    sd: dict[str, Tensor], num_heads: int | None = None, rope: bool = True
+) -> dict[str, Any]:
     """``MaskedPredictor`` keyword arguments implied by a (converted) predictor state dict.
 
     Args:
@@ -170,11 +188,15 @@ def infer_predictor_config(sd: dict[str, Tensor], num_heads: int | None = None, 
         rope: whether the predictor uses RoPE (sets the default head count).
     """
     if "predictor_embed.weight" not in sd:
-        raise KeyError("vworld/models/official.py: predictor state dict lacks 'predictor_embed.weight'")
+        raise KeyError(
+            "vworld/models/official.py: predictor state dict lacks 'predictor_embed.weight'"
+        )
     pdim, dim = sd["predictor_embed.weight"].shape
     n_tok = sum(1 for k in sd if re.fullmatch(r"mask_tokens\.\d+", k))
     if n_tok == 0:
-        raise ValueError("vworld/models/official.py: predictor has no mask tokens (diffusion predictors are not supported)")
+        raise ValueError(
+            "vworld/models/official.py: predictor has no mask tokens (diffusion predictors are not supported)"
+        )
     hidden = sd["predictor_blocks.0.mlp.fc1.weight"].shape[0]
     return dict(
         embed_dim=dim,

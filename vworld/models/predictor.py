@@ -79,7 +79,9 @@ class MaskedPredictor(nn.Module):
         super().__init__()
         check_pos_embed(pos_embed, rope_variant, "vworld/models/predictor.py")
         if num_mask_tokens < 1:
-            raise ValueError(f"vworld/models/predictor.py: num_mask_tokens must be >= 1, got {num_mask_tokens}")
+            raise ValueError(
+                f"vworld/models/predictor.py: num_mask_tokens must be >= 1, got {num_mask_tokens}"
+            )
         img_hw = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.embed_dim = embed_dim
         self.predictor_embed_dim = predictor_embed_dim
@@ -107,7 +109,13 @@ class MaskedPredictor(nn.Module):
             self.predictor_pos_embed = None
         dpr = [drop_path_rate * i / max(depth - 1, 1) for i in range(depth)]
         self.predictor_blocks = nn.ModuleList(
-            Block(predictor_embed_dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=qkv_bias, drop_path=dpr[i])
+            Block(
+                predictor_embed_dim,
+                num_heads,
+                mlp_ratio=mlp_ratio,
+                qkv_bias=qkv_bias,
+                drop_path=dpr[i],
+            )
             for i in range(depth)
         )
         self.predictor_norm = nn.LayerNorm(predictor_embed_dim, eps=1e-6)
@@ -126,7 +134,9 @@ class MaskedPredictor(nn.Module):
         if tuple(grid) == self.init_grid:
             return self.predictor_pos_embed
         table = sincos_3d(self.predictor_embed_dim, grid, self.uniform_power)
-        return table.to(self.predictor_pos_embed.device, self.predictor_pos_embed.dtype).unsqueeze(0)
+        return table.to(self.predictor_pos_embed.device, self.predictor_pos_embed.dtype).unsqueeze(
+            0
+        )
 
     def forward(
         self,
@@ -166,7 +176,9 @@ class MaskedPredictor(nn.Module):
         if self.predictor_pos_embed is None:
             ids = torch.cat((masks_ctx, masks_tgt), dim=1)  # (B, Nc + Nt)
             pos = grid_positions(ids, grid).unsqueeze(1)  # (B, 1, Nc + Nt, 3)
-            rope = rope_angles(pos, self.predictor_embed_dim // self.num_heads, variant=self.rope_variant)
+            rope = rope_angles(
+                pos, self.predictor_embed_dim // self.num_heads, variant=self.rope_variant
+            )
         for blk in self.predictor_blocks:
             if self.grad_checkpointing and torch.is_grad_enabled():
                 x = torch.utils.checkpoint.checkpoint(blk, x, None, rope, use_reentrant=False)

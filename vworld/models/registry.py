@@ -27,7 +27,9 @@ from vworld.models.vit import VisionTransformer
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], str]] = {}
 
 
-def register_model(name: str, kind: str = "encoder") -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+def register_model(
+    name: str, kind: str = "encoder"
+) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register a model factory under ``name``.
 
     Args:
@@ -37,7 +39,9 @@ def register_model(name: str, kind: str = "encoder") -> Callable[[Callable[..., 
 
     def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
-            raise ValueError(f"vworld/models/registry.py: model name {name!r} is already registered")
+            raise ValueError(
+                f"vworld/models/registry.py: model name {name!r} is already registered"
+            )
         _REGISTRY[name] = (fn, kind)
         return fn
 
@@ -116,7 +120,13 @@ _ENCODERS: dict[str, dict[str, Any]] = {
     "vit_micro": dict(embed_dim=128, depth=4, num_heads=4, patch_size=8, img_size=64, num_frames=8),
     "vit_test": dict(embed_dim=48, depth=2, num_heads=2, patch_size=8, img_size=32, num_frames=4),
     "vit_test_sincos": dict(
-        embed_dim=48, depth=2, num_heads=2, patch_size=8, img_size=32, num_frames=4, pos_embed="sincos"
+        embed_dim=48,
+        depth=2,
+        num_heads=2,
+        patch_size=8,
+        img_size=32,
+        num_frames=4,
+        pos_embed="sincos",
     ),
 }
 
@@ -136,10 +146,22 @@ _PREDICTORS: dict[str, dict[str, Any]] = {
         img_size=224,
     ),
     "predictor_micro": dict(
-        embed_dim=128, predictor_embed_dim=96, depth=4, num_heads=4, patch_size=8, img_size=64, num_frames=8
+        embed_dim=128,
+        predictor_embed_dim=96,
+        depth=4,
+        num_heads=4,
+        patch_size=8,
+        img_size=64,
+        num_frames=8,
     ),
     "predictor_test": dict(
-        embed_dim=48, predictor_embed_dim=24, depth=2, num_heads=2, patch_size=8, img_size=32, num_frames=4
+        embed_dim=48,
+        predictor_embed_dim=24,
+        depth=2,
+        num_heads=2,
+        patch_size=8,
+        img_size=32,
+        num_frames=4,
     ),
 }
 

@@ -71,7 +71,9 @@ def check_pos_embed(pos_embed: str, rope_variant: str, where: str) -> None:
     if pos_embed not in POS_EMBEDS:
         raise ValueError(f"{where}: pos_embed must be one of {POS_EMBEDS}, got {pos_embed!r}")
     if rope_variant not in ROPE_VARIANTS:
-        raise ValueError(f"{where}: rope_variant must be one of {ROPE_VARIANTS}, got {rope_variant!r}")
+        raise ValueError(
+            f"{where}: rope_variant must be one of {ROPE_VARIANTS}, got {rope_variant!r}"
+        )
 
 
 class VisionTransformer(nn.Module):
@@ -180,7 +182,9 @@ class VisionTransformer(nn.Module):
         table = sincos_3d(self.embed_dim, grid, self.uniform_power)
         return table.to(self.pos_embed.device, self.pos_embed.dtype).unsqueeze(0)  # (1, N, D)
 
-    def rope(self, grid: tuple[int, int, int], masks: Tensor | None, device: torch.device) -> RopeAngles:
+    def rope(
+        self, grid: tuple[int, int, int], masks: Tensor | None, device: torch.device
+    ) -> RopeAngles:
         """RoPE angles for all tokens of ``grid`` (``(N, r)``) or the kept ones (``(B, 1, K, r)``)."""
         if masks is None:
             pos = full_grid_positions(grid, device=device)  # (N, 3)
