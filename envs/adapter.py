@@ -30,6 +30,7 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
+from envs._gl import make_renderer
 from envs.base import wrap_angle
 
 
@@ -249,7 +250,7 @@ class GoalImageAdapter(gym.Wrapper):
     # ------------------------------------------------------------------ gym API
     def _render_data(self, data: mujoco.MjData) -> np.ndarray:
         if self._renderer is None:
-            self._renderer = mujoco.Renderer(self.model, self.render_size, self.render_size)
+            self._renderer = make_renderer(self.model, self.render_size, self.render_size)
             # Shadows and reflections cost most of the frame time and carry no task information.
             self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_SHADOW] = 0
             self._renderer.scene.flags[mujoco.mjtRndFlag.mjRND_REFLECTION] = 0

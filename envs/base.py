@@ -48,6 +48,8 @@ import mujoco
 import numpy as np
 from gymnasium import spaces
 
+from envs._gl import make_renderer
+
 
 def wrap_angle(x: np.ndarray | float) -> np.ndarray:
     """Wrap angles (radians) to [-pi, pi)."""
@@ -241,7 +243,7 @@ class GoalEnv(gym.Env):
     # ------------------------------------------------------------------ rendering
     def _render_data(self, data: mujoco.MjData) -> np.ndarray:
         if self._renderer is None:
-            self._renderer = mujoco.Renderer(self.model, self.render_size, self.render_size)
+            self._renderer = make_renderer(self.model, self.render_size, self.render_size)
         self._renderer.update_scene(data, camera=self._camera)
         return self._renderer.render().copy()
 

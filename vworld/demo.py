@@ -49,7 +49,9 @@ def _quick(cfg: DemoConfig) -> DemoConfig:
 class _Stages:
     def __init__(self, out: Path):
         self.path = out / "timings.json"
-        self.times: dict[str, float] = json.loads(self.path.read_text()) if self.path.exists() else {}
+        self.times: dict[str, float] = (
+            json.loads(self.path.read_text()) if self.path.exists() else {}
+        )
 
     def run(self, name: str, done_marker: Path, fn) -> None:
         if done_marker.exists():
@@ -139,7 +141,9 @@ def demo(cfg: DemoConfig) -> dict:
                 "max_steps=10",
                 "num_video_episodes=1",
             ]
-        recipe = "configs/plan/oracle-reach.yaml" if name == "oracle" else "configs/plan/cem-reach.yaml"
+        recipe = (
+            "configs/plan/oracle-reach.yaml" if name == "oracle" else "configs/plan/cem-reach.yaml"
+        )
         plan_cfg = load_config(PlanConfig, recipe, plan_over)
         res_path = out / f"plan_{name}" / "results.json"
         stages.run(f"plan-{name}", res_path, lambda c=plan_cfg: run_planning(c))
@@ -178,7 +182,9 @@ def _table(summary: dict) -> str:
             f"{labels.get(name, name):<22}{row['success_rate']:>9.2f}{_fmt_ci(row['ci95']):>15}"
             f"{(f'{sps:.3f}' if sps is not None else '-'):>13}"
         )
-    lines.append("stage times: " + ", ".join(f"{k} {v:.0f}s" for k, v in summary["stage_seconds"].items()))
+    lines.append(
+        "stage times: " + ", ".join(f"{k} {v:.0f}s" for k, v in summary["stage_seconds"].items())
+    )
     return "\n".join(lines)
 
 

@@ -132,10 +132,14 @@ def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu"
     run = Path(path)
     meta_path = run / "world_model.json"
     if not meta_path.is_file():
-        raise FileNotFoundError(f"{run}: no world_model.json; is this a `vworld train-ac` run folder?")
+        raise FileNotFoundError(
+            f"{run}: no world_model.json; is this a `vworld train-ac` run folder?"
+        )
     meta = json.loads(meta_path.read_text())
     if meta.get("format") != "vworld-world-model/1":
-        raise ValueError(f"{meta_path}: field 'format' is {meta.get('format')!r}, expected vworld-world-model/1")
+        raise ValueError(
+            f"{meta_path}: field 'format' is {meta.get('format')!r}, expected vworld-world-model/1"
+        )
     enc_ref = Path(meta["encoder"])
     encoder = load_encoder(enc_ref if enc_ref.is_absolute() else run, device=device)
     kw = dict(meta["predictor"]["kwargs"])

@@ -214,9 +214,7 @@ def _check_indices(path: str, indices: Sequence[int], n: int) -> list[int]:
 _DECORD_CODECS = {"h264", "hevc", "mpeg4", "vp8", "vp9", "mjpeg", "mpeg2video", "mpeg1video"}
 
 
-def open_video(
-    path: str | os.PathLike, backend: str = "auto", num_threads: int = 1
-) -> VideoReader:
+def open_video(path: str | os.PathLike, backend: str = "auto", num_threads: int = 1) -> VideoReader:
     """Open a video for random access.
 
     Args:

@@ -38,7 +38,9 @@ class EncodedEpisode:
 
 def _hash_files(h: hashlib._Hash, root: Path) -> None:
     files = sorted(
-        p for p in root.rglob("*") if p.is_file() and p.suffix in (".json", ".jsonl", ".parquet", ".hdf5", ".h5")
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.suffix in (".json", ".jsonl", ".parquet", ".hdf5", ".h5")
     )
     for p in files:
         st = p.stat()

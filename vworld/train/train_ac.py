@@ -119,7 +119,9 @@ class TrainACConfig:
 
     def validate(self) -> None:
         if self.data.action_mode not in ("sum", "state_diff"):
-            raise ValueError(f"data.action_mode: '{self.data.action_mode}', expected sum|state_diff")
+            raise ValueError(
+                f"data.action_mode: '{self.data.action_mode}', expected sum|state_diff"
+            )
         if self.data.num_frames < self.train.rollout_steps + 1:
             raise ValueError(
                 f"data.num_frames={self.data.num_frames} must be > train.rollout_steps="
@@ -227,7 +229,11 @@ def ac_losses(
         roll = (zs[:, 2:] - z[:, 2 : rollout_steps + 1]).abs().mean()
         loss_s = loss_s + (ss[:, 2:] - s[:, 2 : rollout_steps + 1]).abs().mean()
     total = tf + roll + state_w * loss_s
-    return total, {"loss_tf": tf.detach(), "loss_rollout": roll.detach(), "loss_state": loss_s.detach()}
+    return total, {
+        "loss_tf": tf.detach(),
+        "loss_rollout": roll.detach(),
+        "loss_state": loss_s.detach(),
+    }
 
 
 @torch.no_grad()
@@ -242,7 +248,9 @@ def validate(
     out: dict[str, float] = {}
     preds = []
     for i in range(0, n, 64):
-        zp, _ = model.rollout(z[i : i + 64, :1], s[i : i + 64, :1], a[i : i + 64, :0], a[i : i + 64])
+        zp, _ = model.rollout(
+            z[i : i + 64, :1], s[i : i + 64, :1], a[i : i + 64, :0], a[i : i + 64]
+        )
         preds.append(zp)
     zp = torch.cat(preds)  # (n, H, Np, D)
     for h in range(1, zp.shape[1] + 1):
@@ -296,16 +304,14 @@ def train_ac(cfg: TrainACConfig) -> Path:
         "state_dim": int(robot_log.state_dim),
         "grid": list(token_grid),
         "max_steps": max(cfg.data.num_frames, cfg.train.val_horizon + 1, 16),
-        **{
-            k: v
-            for k, v in dataclasses.asdict(cfg.model).items()
-            if k != "name" and v is not None
-        },
+        **{k: v for k, v in dataclasses.asdict(cfg.model).items() if k != "name" and v is not None},
     }
 
     torch.manual_seed(cfg.seed)
     model = build_ac_predictor(cfg.model.name, **{**model_kwargs, "grid": tuple(token_grid)})
-    optimizer = torch.optim.AdamW(param_groups(model), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas))
+    optimizer = torch.optim.AdamW(
+        param_groups(model), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas)
+    )
     start_step = 0
     ckpt_path = latest_checkpoint(out_dir / "checkpoints") if cfg.resume else None
     if ckpt_path is not None:
@@ -332,8 +338,14 @@ def train_ac(cfg: TrainACConfig) -> Path:
     for step in range(start_step, cfg.train.steps):
         torch.manual_seed(step_seed(cfg.seed, step, rank + 1))
         lr = lr_at(
-            step, cfg.train.steps, cfg.optim.lr, cfg.optim.warmup_steps, cfg.optim.start_lr,
-            cfg.optim.final_lr, cfg.optim.schedule, cfg.optim.decay_steps,
+            step,
+            cfg.train.steps,
+            cfg.optim.lr,
+            cfg.optim.warmup_steps,
+            cfg.optim.start_lr,
+            cfg.optim.final_lr,
+            cfg.optim.schedule,
+            cfg.optim.decay_steps,
         )
         wd = wd_at(step, cfg.train.steps, cfg.optim.weight_decay, cfg.optim.final_weight_decay)
         set_optim_hparams(optimizer, lr, wd)
@@ -344,7 +356,11 @@ def train_ac(cfg: TrainACConfig) -> Path:
         for m in range(cfg.train.grad_accum):
             rows = global_rows[torch.arange(micro) * world + rank + world * m * micro]
             z, a, s = train_w.get(rows)
-            z, a, s = z.to(acc.device), norm.actions(a.to(acc.device)), norm.states(s.to(acc.device))
+            z, a, s = (
+                z.to(acc.device),
+                norm.actions(a.to(acc.device)),
+                norm.states(s.to(acc.device)),
+            )
             sync = m == cfg.train.grad_accum - 1
             ctx = contextlib.nullcontext() if sync else acc.no_sync(model)
             with ctx, acc.autocast():
@@ -394,7 +410,9 @@ def train_ac(cfg: TrainACConfig) -> Path:
             acc.wait_for_everyone()
     bar.close()
     if acc.is_main_process:
-        _export_world_model(out_dir, encoder, inner, cfg, model_kwargs, stats, (h_img, w_img), (gh, gw))
+        _export_world_model(
+            out_dir, encoder, inner, cfg, model_kwargs, stats, (h_img, w_img), (gh, gw)
+        )
         log.info("train-ac done: %s (final loss %.4f)", out_dir, loss_val)
     acc.wait_for_everyone()
     return out_dir
