@@ -44,6 +44,8 @@ class CollectConfig:
         render_size: frame height and width in pixels.
         frame_skip: physics steps per env step; the env's default when None.
         codec: ``"h264"`` or ``"av1"``.
+        crf: the encoder's constant rate factor (lower: larger files, less compression noise;
+            simulated frames are small, so a low value costs little).
         fps: recorded frame rate; from the env's control period when None.
         camera: camera name in the dataset (``observation.images.<camera>``).
         overwrite: replace an existing ``out_dir``.
@@ -64,6 +66,7 @@ class CollectConfig:
     render_size: int = 64
     frame_skip: int | None = None
     codec: str = "h264"
+    crf: int = 18
     fps: int | None = None
     camera: str = "top"
     overwrite: bool = False
@@ -178,6 +181,7 @@ def collect(cfg: CollectConfig) -> Path:
             sim_state_dim=sim_dim,
             camera=cfg.camera,
             codec=cfg.codec,
+            crf=cfg.crf,
             robot_type=cfg.env,
         )
         task = f"{cfg.env}: reach the goal"
