@@ -6,7 +6,7 @@ import pytest
 
 from vworld.config import load_config
 from vworld.data.synthetic import make_synthetic_videos
-from vworld.train import pretrain as pretrain_mod
+from vworld.train import checkpoint as ckpt_mod
 from vworld.train.monitor import read_metrics
 from vworld.train.pretrain import PretrainConfig, pretrain
 
@@ -56,7 +56,7 @@ def test_resume_continues_the_same_curve(video_dir, tmp_path, monkeypatch):
     full = pretrain(_cfg(video_dir, tmp_path / "full", *steps))
     want = [r["loss"] for r in read_metrics(full / "metrics.jsonl")]
 
-    real_save = pretrain_mod.save_training_checkpoint
+    real_save = ckpt_mod.save_training_checkpoint
 
     class Killed(Exception):
         pass
@@ -67,10 +67,10 @@ def test_resume_continues_the_same_curve(video_dir, tmp_path, monkeypatch):
             raise Killed
         return path
 
-    monkeypatch.setattr(pretrain_mod, "save_training_checkpoint", save_then_die)
+    monkeypatch.setattr(ckpt_mod, "save_training_checkpoint", save_then_die)
     with pytest.raises(Killed):
         pretrain(_cfg(video_dir, tmp_path / "cut", *steps))
-    monkeypatch.setattr(pretrain_mod, "save_training_checkpoint", real_save)
+    monkeypatch.setattr(ckpt_mod, "save_training_checkpoint", real_save)
     resumed = pretrain(_cfg(video_dir, tmp_path / "cut", *steps))
     got = [r["loss"] for r in read_metrics(resumed / "metrics.jsonl")]
     assert len(got) == 8

@@ -68,7 +68,7 @@ def test_loss_falls_and_model_beats_copy_last(reach_log, tiny_encoder, tmp_path)
 
 
 def test_features_cached_and_run_resumes(reach_log, tiny_encoder, tmp_path, monkeypatch):
-    from vworld.train import train_ac as mod
+    from vworld.train import checkpoint as mod
 
     steps = ["train.steps=6", "train.ckpt_every=3", "train.log_every=1", "train.val_every=100"]
     full = train_ac(_cfg(reach_log, tiny_encoder, tmp_path / "full", *steps))

@@ -18,10 +18,7 @@ killed run resumes on the curve it would have drawn.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,25 +32,21 @@ from vworld.data.video import VideoDataConfig, build_video_loader
 from vworld.encoders import export_encoder
 from vworld.masks.multiblock import MaskConfig, MaskSampler
 from vworld.models.registry import create_model
-from vworld.train.checkpoint import (
-    get_rng_state,
-    latest_checkpoint,
-    load_checkpoint,
-    save_training_checkpoint,
-    set_rng_state,
-)
 from vworld.train.ema import ema_update, make_target
 from vworld.train.monitor import MetricsLogger, feature_stats
 from vworld.train.objectives import jepa_loss, sigreg
 from vworld.train.runtime import (
+    OptimConfig,
+    apply_schedules,
     batch_split,
+    check_loss,
     make_accelerator,
-    param_groups,
+    maybe_checkpoint,
     progress_bar,
-    set_optim_hparams,
+    resume_state,
     step_seed,
 )
-from vworld.train.schedules import lr_at, momentum_at, wd_at
+from vworld.train.schedules import momentum_at
 
 __all__ = ["JEPAModel", "PretrainConfig", "build_models", "encoder_kwargs", "pretrain"]
 
@@ -79,21 +72,6 @@ class ModelConfig:
     predictor_depth: int | None = None
     predictor_width: int | None = None
     predictor_heads: int | None = None
-
-
-@dataclass
-class OptimConfig:
-    lr: float = 5.25e-4
-    start_lr: float = 1.0e-4
-    final_lr: float = 1.0e-6
-    warmup_steps: int = 40
-    schedule: str = "cosine"  # cosine | wsd | constant
-    decay_steps: int = 0  # wsd: length of the final linear decay
-    weight_decay: float = 0.04
-    final_weight_decay: float = 0.04
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    eps: float = 1.0e-8
-    grad_clip: float = 0.0  # max global grad norm; 0 disables
 
 
 @dataclass
@@ -238,23 +216,17 @@ def pretrain(cfg: PretrainConfig) -> Path:
     encoder, predictor = build_models(cfg)
     target = make_target(encoder) if cfg.objective.kind == "ema" else None
     model = JEPAModel(encoder, predictor)
-    optimizer = torch.optim.AdamW(
-        param_groups(model), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas), eps=cfg.optim.eps
-    )
+    optimizer = cfg.optim.make(model)
 
     start_step = 0
-    ckpt_path = latest_checkpoint(out_dir / "checkpoints") if cfg.resume else None
-    if ckpt_path is not None:
-        state = load_checkpoint(ckpt_path)
+    state = resume_state(out_dir, cfg.resume)
+    if state is not None:
         model.encoder.load_state_dict(state["encoder"])
         model.predictor.load_state_dict(state["predictor"])
         if target is not None:
             target.load_state_dict(state["target_encoder"])
         optimizer.load_state_dict(state["optimizer"])
         start_step = int(state["step"])
-        set_rng_state(state["rng"])
-        if acc.is_main_process:
-            log.info("resuming from %s at step %d", ckpt_path, start_step)
     if acc.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out_dir / "config.yaml")
@@ -284,7 +256,9 @@ def pretrain(cfg: PretrainConfig) -> Path:
     mask_sampler = MaskSampler(grid, list(cfg.masks))
 
     metrics = (
-        MetricsLogger(out_dir / "metrics.jsonl", resume_step=start_step if ckpt_path else None)
+        MetricsLogger(
+            out_dir / "metrics.jsonl", resume_step=start_step if state is not None else None
+        )
         if acc.is_main_process
         else None
     )
@@ -296,18 +270,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
     loss_val = float("nan")
     for step in range(start_step, cfg.train.steps):
         torch.manual_seed(step_seed(cfg.seed, step, rank))
-        lr = lr_at(
-            step,
-            cfg.train.steps,
-            cfg.optim.lr,
-            cfg.optim.warmup_steps,
-            cfg.optim.start_lr,
-            cfg.optim.final_lr,
-            cfg.optim.schedule,
-            cfg.optim.decay_steps,
-        )
-        wd = wd_at(step, cfg.train.steps, cfg.optim.weight_decay, cfg.optim.final_weight_decay)
-        set_optim_hparams(optimizer, lr, wd)
+        lr, wd = apply_schedules(optimizer, cfg.optim, step, cfg.train.steps)
         global_masks = mask_sampler.sample(cfg.train.batch_size, seed=step_seed(cfg.seed, step, 0))
 
         step_loss = torch.zeros((), device=acc.device)
@@ -360,8 +323,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
         done = step + 1
         clips_since += cfg.train.batch_size
         loss_val = float(acc.reduce(step_loss, reduction="mean"))
-        if not math.isfinite(loss_val):
-            raise FloatingPointError(f"loss is {loss_val} at step {done}; lower optim.lr?")
+        check_loss(loss_val, done)
         bar.update(1)
         if done % cfg.train.log_every == 0 or done == cfg.train.steps:
             now = time.perf_counter()
@@ -383,21 +345,21 @@ def pretrain(cfg: PretrainConfig) -> Path:
                         cfg.train.collapse_std,
                         stats["feat_rank"],
                     )
-        if done % cfg.train.ckpt_every == 0 or done == cfg.train.steps:
-            acc.wait_for_everyone()
-            if acc.is_main_process:
-                state = {
-                    "step": done,
-                    "encoder": inner.encoder.state_dict(),
-                    "predictor": inner.predictor.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "rng": get_rng_state(),
-                    "config": json.dumps(dataclasses.asdict(cfg)),
-                }
-                if target is not None:
-                    state["target_encoder"] = _unwrap(target).state_dict()
-                save_training_checkpoint(state, out_dir / "checkpoints", done, cfg.train.keep_every)
-            acc.wait_for_everyone()
+        maybe_checkpoint(
+            acc,
+            out_dir,
+            done,
+            cfg.train.steps,
+            cfg.train.ckpt_every,
+            cfg.train.keep_every,
+            cfg,
+            lambda: {
+                "encoder": inner.encoder.state_dict(),
+                "predictor": inner.predictor.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                **({"target_encoder": _unwrap(target).state_dict()} if target is not None else {}),
+            },
+        )
     bar.close()
     if acc.is_main_process:
         final = _unwrap(target) if target is not None else inner.encoder

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from accelerate import Accelerator
@@ -10,15 +16,112 @@ from torch import nn
 from tqdm.auto import tqdm
 
 __all__ = [
+    "OptimConfig",
+    "apply_schedules",
     "batch_split",
+    "check_loss",
     "make_accelerator",
+    "maybe_checkpoint",
     "param_groups",
     "progress_bar",
+    "resume_state",
     "set_optim_hparams",
     "step_seed",
 ]
 
 log = logging.getLogger("vworld.train")
+
+
+@dataclass
+class OptimConfig:
+    """AdamW with a warmup, then cosine, warmup-stable-decay or constant learning rate."""
+
+    lr: float = 5.25e-4
+    start_lr: float = 1.0e-4
+    final_lr: float = 1.0e-6
+    warmup_steps: int = 40
+    schedule: str = "cosine"  # cosine | wsd | constant
+    decay_steps: int = 0  # wsd: length of the final linear decay
+    weight_decay: float = 0.04
+    final_weight_decay: float = 0.04
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1.0e-8
+    grad_clip: float = 0.0  # max global grad norm; 0 disables
+
+    def make(self, model: nn.Module) -> torch.optim.AdamW:
+        return torch.optim.AdamW(
+            param_groups(model), lr=self.lr, betas=tuple(self.betas), eps=self.eps
+        )
+
+
+def apply_schedules(
+    optimizer: torch.optim.Optimizer, cfg: OptimConfig, step: int, total: int
+) -> tuple[float, float]:
+    """Set this step's learning rate and weight decay on ``optimizer``; returns them."""
+    from vworld.train.schedules import lr_at, wd_at
+
+    lr = lr_at(
+        step,
+        total,
+        cfg.lr,
+        cfg.warmup_steps,
+        cfg.start_lr,
+        cfg.final_lr,
+        cfg.schedule,
+        cfg.decay_steps,
+    )
+    wd = wd_at(step, total, cfg.weight_decay, cfg.final_weight_decay)
+    set_optim_hparams(optimizer, lr, wd)
+    return lr, wd
+
+
+def resume_state(out_dir: Path, resume: bool) -> dict | None:
+    """The last checkpoint of ``out_dir`` (RNG restored), or None to start afresh."""
+    from vworld.train.checkpoint import latest_checkpoint, load_checkpoint, set_rng_state
+
+    path = latest_checkpoint(out_dir / "checkpoints") if resume else None
+    if path is None:
+        return None
+    state = load_checkpoint(path)
+    set_rng_state(state["rng"])
+    log.info("resuming from %s at step %d", path, int(state["step"]))
+    return state
+
+
+def maybe_checkpoint(
+    acc: Accelerator,
+    out_dir: Path,
+    done: int,
+    total: int,
+    every: int,
+    keep_every: int,
+    cfg: object,
+    modules: Callable[[], dict],
+) -> None:
+    """Every ``every`` steps and at the end, the main process writes ``checkpoints/last.pt``.
+
+    Args:
+        modules: returns the state dicts to save (called on the main process only).
+    """
+    if done % every and done != total:
+        return
+    from vworld.train.checkpoint import get_rng_state, save_training_checkpoint
+
+    acc.wait_for_everyone()
+    if acc.is_main_process:
+        state = {
+            "step": done,
+            **modules(),
+            "rng": get_rng_state(),
+            "config": json.dumps(dataclasses.asdict(cfg)),
+        }
+        save_training_checkpoint(state, out_dir / "checkpoints", done, keep_every)
+    acc.wait_for_everyone()
+
+
+def check_loss(value: float, step: int) -> None:
+    if not math.isfinite(value):
+        raise FloatingPointError(f"loss is {value} at step {step}; lower optim.lr?")
 
 
 def make_accelerator(device: str = "auto", precision: str = "auto") -> Accelerator:

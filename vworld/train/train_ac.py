@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -32,24 +31,19 @@ from vworld.config import MISSING, save_config
 from vworld.data.episodes import open_robot_log
 from vworld.encoders import export_encoder, load_encoder
 from vworld.models.ac_predictor import build_ac_predictor
-from vworld.train.checkpoint import (
-    get_rng_state,
-    latest_checkpoint,
-    load_checkpoint,
-    save_training_checkpoint,
-    set_rng_state,
-)
 from vworld.train.features import EncodedEpisode, encode_log
 from vworld.train.monitor import MetricsLogger
 from vworld.train.runtime import (
+    OptimConfig,
+    apply_schedules,
     batch_split,
+    check_loss,
     make_accelerator,
-    param_groups,
+    maybe_checkpoint,
     progress_bar,
-    set_optim_hparams,
+    resume_state,
     step_seed,
 )
-from vworld.train.schedules import lr_at, wd_at
 
 __all__ = ["ACWindows", "TrainACConfig", "train_ac"]
 
@@ -73,20 +67,6 @@ class ACModelConfig:
     predictor_embed_dim: int | None = None
     depth: int | None = None
     num_heads: int | None = None
-
-
-@dataclass
-class ACOptimConfig:
-    lr: float = 1.0e-3
-    start_lr: float = 1.0e-4
-    final_lr: float = 1.0e-5
-    warmup_steps: int = 100
-    schedule: str = "cosine"
-    decay_steps: int = 0
-    weight_decay: float = 0.04
-    final_weight_decay: float = 0.04
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    grad_clip: float = 1.0
 
 
 @dataclass
@@ -114,7 +94,11 @@ class TrainACConfig:
     device: str = "auto"
     data: ACDataConfig = field(default_factory=ACDataConfig)
     model: ACModelConfig = field(default_factory=ACModelConfig)
-    optim: ACOptimConfig = field(default_factory=ACOptimConfig)
+    optim: OptimConfig = field(
+        default_factory=lambda: OptimConfig(
+            lr=1.0e-3, start_lr=1.0e-4, final_lr=1.0e-5, warmup_steps=100, grad_clip=1.0
+        )
+    )
     train: ACTrainConfig = field(default_factory=ACTrainConfig)
 
     def validate(self) -> None:
@@ -309,18 +293,13 @@ def train_ac(cfg: TrainACConfig) -> Path:
 
     torch.manual_seed(cfg.seed)
     model = build_ac_predictor(cfg.model.name, **{**model_kwargs, "grid": tuple(token_grid)})
-    optimizer = torch.optim.AdamW(
-        param_groups(model), lr=cfg.optim.lr, betas=tuple(cfg.optim.betas)
-    )
+    optimizer = cfg.optim.make(model)
     start_step = 0
-    ckpt_path = latest_checkpoint(out_dir / "checkpoints") if cfg.resume else None
-    if ckpt_path is not None:
-        state = load_checkpoint(ckpt_path)
+    state = resume_state(out_dir, cfg.resume)
+    if state is not None:
         model.load_state_dict(state["predictor"])
         optimizer.load_state_dict(state["optimizer"])
         start_step = int(state["step"])
-        set_rng_state(state["rng"])
-        log.info("resuming from %s at step %d", ckpt_path, start_step)
     if acc.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out_dir / "config.yaml")
@@ -328,7 +307,9 @@ def train_ac(cfg: TrainACConfig) -> Path:
     inner = acc.unwrap_model(model)
 
     metrics = (
-        MetricsLogger(out_dir / "metrics.jsonl", resume_step=start_step if ckpt_path else None)
+        MetricsLogger(
+            out_dir / "metrics.jsonl", resume_step=start_step if state is not None else None
+        )
         if acc.is_main_process
         else None
     )
@@ -337,18 +318,7 @@ def train_ac(cfg: TrainACConfig) -> Path:
     loss_val = float("nan")
     for step in range(start_step, cfg.train.steps):
         torch.manual_seed(step_seed(cfg.seed, step, rank + 1))
-        lr = lr_at(
-            step,
-            cfg.train.steps,
-            cfg.optim.lr,
-            cfg.optim.warmup_steps,
-            cfg.optim.start_lr,
-            cfg.optim.final_lr,
-            cfg.optim.schedule,
-            cfg.optim.decay_steps,
-        )
-        wd = wd_at(step, cfg.train.steps, cfg.optim.weight_decay, cfg.optim.final_weight_decay)
-        set_optim_hparams(optimizer, lr, wd)
+        lr, _ = apply_schedules(optimizer, cfg.optim, step, cfg.train.steps)
         gen = torch.Generator().manual_seed(step_seed(cfg.seed, step, 0))
         global_rows = torch.randint(len(train_w), (cfg.train.batch_size,), generator=gen)
         step_loss = torch.zeros((), device=acc.device)
@@ -377,8 +347,7 @@ def train_ac(cfg: TrainACConfig) -> Path:
         done = step + 1
         n_since += cfg.train.batch_size
         loss_val = float(acc.reduce(step_loss, reduction="mean"))
-        if not math.isfinite(loss_val):
-            raise FloatingPointError(f"loss is {loss_val} at step {done}; lower optim.lr?")
+        check_loss(loss_val, done)
         bar.update(1)
         record = None
         if done % cfg.train.log_every == 0 or done == cfg.train.steps:
@@ -396,18 +365,16 @@ def train_ac(cfg: TrainACConfig) -> Path:
             record.update(val)
         if record is not None and metrics is not None:
             metrics.log(record)
-        if done % cfg.train.ckpt_every == 0 or done == cfg.train.steps:
-            acc.wait_for_everyone()
-            if acc.is_main_process:
-                state = {
-                    "step": done,
-                    "predictor": inner.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "rng": get_rng_state(),
-                    "config": json.dumps(dataclasses.asdict(cfg)),
-                }
-                save_training_checkpoint(state, out_dir / "checkpoints", done, cfg.train.keep_every)
-            acc.wait_for_everyone()
+        maybe_checkpoint(
+            acc,
+            out_dir,
+            done,
+            cfg.train.steps,
+            cfg.train.ckpt_every,
+            cfg.train.keep_every,
+            cfg,
+            lambda: {"predictor": inner.state_dict(), "optimizer": optimizer.state_dict()},
+        )
     bar.close()
     if acc.is_main_process:
         _export_world_model(
