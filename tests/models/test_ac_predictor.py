@@ -245,3 +245,23 @@ def test_cached_rollout_gradients_match_uncached():
         grads.append(p.grad)
     assert grads[0].abs().amax() > 0
     torch.testing.assert_close(grads[0], grads[1], rtol=0, atol=1e-5)
+
+
+def test_residual_prediction_starts_from_the_last_latent_and_caches_alike():
+    torch.manual_seed(0)
+    m = build_ac_predictor("ac_test", residual=True).eval()
+    with torch.no_grad():
+        for p in m.predictor_proj.parameters():
+            p.zero_()
+    z = torch.randn(2, 3, 16, 32)
+    a, s = torch.randn(2, 3, 3), torch.randn(2, 3, 4)
+    with torch.no_grad():
+        z_next, _ = m(z, a, s)
+    torch.testing.assert_close(z_next, z)  # zero output head: copy the last latent
+    torch.manual_seed(1)
+    m = build_ac_predictor("ac_test", residual=True).eval()
+    plans = torch.randn(5, 4, 3)
+    with torch.no_grad():
+        cached = m.rollout(z[:1], s[:1], a[:1, :2], plans)
+        plain = m.rollout(z[:1], s[:1], a[:1, :2], plans, use_cache=False)
+    torch.testing.assert_close(cached[0], plain[0], atol=1e-5, rtol=1e-5)

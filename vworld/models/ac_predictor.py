@@ -235,6 +235,9 @@ class ActionConditionedPredictor(nn.Module):
             state token (the reference's ``use_extrinsics``). 0: no such token.
         state_head: predict the next state with a small MLP on the state token's output
             (residual: ``s_{t+1} = s_t + head(.)``). Official checkpoints have none.
+        residual: predict the change of the frame tokens, ``z_{t+1} = z_t + out`` (copying the
+            last latent is then the starting point; helps small models learn fast). Official
+            checkpoints predict ``z_{t+1}`` directly (``False``).
         normalize_output: layer-norm (no affine) the predicted frame tokens, as V-JEPA 2-AC
             does with its targets and with predictions fed back during rollouts.
         init_std: std of the truncated-normal initialisation of linear weights.
@@ -258,6 +261,7 @@ class ActionConditionedPredictor(nn.Module):
         extrinsics_dim: int = 0,
         state_head: bool = True,
         normalize_output: bool = False,
+        residual: bool = False,
         init_std: float = 0.02,
     ) -> None:
         super().__init__()
@@ -278,6 +282,7 @@ class ActionConditionedPredictor(nn.Module):
         self.use_rope = use_rope
         self.rope_variant = rope_variant
         self.normalize_output = normalize_output
+        self.residual = residual
         self.num_heads = num_heads
         self.head_dim = predictor_embed_dim // num_heads
         self.rope_dim = rope_axis_dim(self.head_dim)  # channels per axis (time, h, w)
@@ -362,11 +367,16 @@ class ActionConditionedPredictor(nn.Module):
         x = torch.cat([cond, self.predictor_embed(z)], dim=2)  # (B, T, L, C)
         return x.flatten(1, 2)  # (B, T*L, C)
 
-    def _readout(self, x: Tensor, s: Tensor) -> tuple[Tensor, Tensor | None]:
-        """Predicted frame tokens ``(B, T, Np', D)`` and states ``(B, T, S)`` from block output."""
+    def _readout(self, x: Tensor, s: Tensor, z_in: Tensor) -> tuple[Tensor, Tensor | None]:
+        """Predicted frame tokens ``(B, T, Np', D)`` and states ``(B, T, S)`` from block output.
+
+        ``z_in`` is the (pooled) frame tokens of the same steps, used by ``residual``.
+        """
         b = x.shape[0]
         x = self.predictor_norm(x).view(b, -1, self.tokens_per_step, x.shape[-1])  # (B,T,L,C)
         z = self.predictor_proj(x[:, :, self.num_cond_tokens :])  # (B, T, Np', D)
+        if self.residual:
+            z = z_in + z
         if self.normalize_output:
             z = F.layer_norm(z, (z.shape[-1],))
         s_next = None if self.state_head is None else s + self.state_head(x[:, :, 1])
@@ -403,7 +413,7 @@ class ActionConditionedPredictor(nn.Module):
         mask = build_block_causal_mask(t, self.tokens_per_step, x.device)
         for blk in self.predictor_blocks:
             x, _, _ = blk(x, rope, mask)
-        return self._readout(x, states.expand(b, t, -1))
+        return self._readout(x, states.expand(b, t, -1), z)
 
     def rollout(
         self,
@@ -524,7 +534,7 @@ class ActionConditionedPredictor(nn.Module):
             rope = self._rope(tc - 1 + j, 1, dev)
             for blk, kv, own_kv in zip(self.predictor_blocks, ctx_kv, own):
                 x = blk.forward_step(x, rope, kv, own_kv, j * length)
-            z_next, s_pred = self._readout(x, s_t)
+            z_next, s_pred = self._readout(x, s_t, z_t)
             s_t = self._next_state(s_pred, s_t, a_j, state_fn)
             z_t = z_next
             zs.append(z_next)

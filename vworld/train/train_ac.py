@@ -67,6 +67,7 @@ class ACModelConfig:
     predictor_embed_dim: int | None = None
     depth: int | None = None
     num_heads: int | None = None
+    residual: bool | None = None  # predict z_{t+1} - z_t (None: the named config's choice)
 
 
 @dataclass
