@@ -31,7 +31,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs._gl import make_renderer
-from envs.base import wrap_angle
+from envs.base import GoalStateMixin, wrap_angle
 
 
 @dataclass
@@ -95,7 +95,7 @@ def _task_for(env: gym.Env) -> TaskSpec:
     )
 
 
-class GoalImageAdapter(gym.Wrapper):
+class GoalImageAdapter(GoalStateMixin, gym.Wrapper):
     """Give a Gymnasium MuJoCo env vworld's goal-image interface.
 
     Args:
@@ -216,25 +216,6 @@ class GoalImageAdapter(gym.Wrapper):
         else:
             cfg = rng.uniform(self.task.goal_low, self.task.goal_high)
         return self.config_to_state(cfg)
-
-    def set_goal(self, goal: np.ndarray) -> None:
-        """Set the goal from a sim state or a goal configuration (length ``goal_dim``)."""
-        goal = np.asarray(goal, dtype=np.float64).ravel()
-        if goal.shape == (self.sim_state_dim,):
-            self._goal_state = goal.copy()
-        elif goal.shape == (self.goal_dim,):
-            self._goal_state = self.config_to_state(goal)
-        else:
-            raise ValueError(
-                f"envs/adapter.py: set_goal expects length {self.sim_state_dim} (sim state) or "
-                f"{self.goal_dim} (goal configuration), got shape {goal.shape}"
-            )
-        self._goal_pixels = None
-
-    @property
-    def goal_state(self) -> np.ndarray:
-        """The current goal as a sim state (a copy)."""
-        return self._goal_state.copy()
 
     def goal_pixels(self) -> np.ndarray:
         """Rendering of the goal state, identical to ``render()`` after ``set_state(goal)``."""

@@ -61,7 +61,48 @@ def asset_path(name: str) -> str:
     return str(resources.files("envs").joinpath("assets", name))
 
 
-class GoalEnv(gym.Env):
+class GoalStateMixin:
+    """``set_goal`` and ``goal_state``, shared by the native envs and ``GoalImageAdapter``.
+
+    The host class provides ``sim_state_dim``, ``goal_dim`` and ``config_to_state``, and
+    invalidates its cached goal rendering through ``_goal_pixels``.
+    """
+
+    sim_state_dim: int
+    goal_dim: int
+    _goal_state: np.ndarray
+    _goal_pixels: np.ndarray | None
+
+    def config_to_state(self, config: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def set_goal(self, goal: np.ndarray) -> None:
+        """Set the goal.
+
+        Args:
+            goal: either a sim state (length ``sim_state_dim``, as from ``get_state`` or
+                ``sample_goal_state``) or a task configuration (length ``goal_dim``; turned
+                into a state at rest by ``config_to_state``).
+        """
+        goal = np.asarray(goal, dtype=np.float64).ravel()
+        if goal.shape == (self.sim_state_dim,):
+            self._goal_state = goal.copy()
+        elif goal.shape == (self.goal_dim,):
+            self._goal_state = self.config_to_state(goal)
+        else:
+            raise ValueError(
+                f"envs/{type(self).__name__}.set_goal: goal must have length {self.sim_state_dim} "
+                f"(sim state) or {self.goal_dim} (goal configuration), got shape {goal.shape}"
+            )
+        self._goal_pixels = None
+
+    @property
+    def goal_state(self) -> np.ndarray:
+        """The current goal as a full sim state (a copy)."""
+        return self._goal_state.copy()
+
+
+class GoalEnv(GoalStateMixin, gym.Env):
     """A MuJoCo goal-reaching task with pixel observations and goal images.
 
     Subclasses set ``xml_name`` and implement ``_proprio``, ``task_config``, ``_distances``,
@@ -204,31 +245,6 @@ class GoalEnv(gym.Env):
         }
 
     # ------------------------------------------------------------------ goals
-    def set_goal(self, goal: np.ndarray) -> None:
-        """Set the goal from a full sim state or a goal configuration.
-
-        Args:
-            goal: either a sim state (length ``sim_state_dim``, as from :meth:`get_state` or
-                :meth:`sample_goal_state`) or a task configuration (length ``goal_dim``; turned
-                into a state at rest by :meth:`config_to_state`).
-        """
-        goal = np.asarray(goal, dtype=np.float64).ravel()
-        if goal.shape == (self.sim_state_dim,):
-            self._goal_state = goal.copy()
-        elif goal.shape == (self.goal_dim,):
-            self._goal_state = self.config_to_state(goal)
-        else:
-            raise ValueError(
-                f"envs/{type(self).__name__}.set_goal: goal must have length {self.sim_state_dim} "
-                f"(sim state) or {self.goal_dim} (goal configuration), got shape {goal.shape}"
-            )
-        self._goal_pixels = None
-
-    @property
-    def goal_state(self) -> np.ndarray:
-        """The current goal as a full sim state (a copy)."""
-        return self._goal_state.copy()
-
     def goal_pixels(self) -> np.ndarray:
         """(H, W, 3) uint8 rendering of the goal state, identical to ``render()`` at that state."""
         if self._goal_pixels is None:
