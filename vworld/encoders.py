@@ -15,10 +15,9 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-__all__ = ["encode_frames", "export_encoder", "load_encoder"]
+from vworld.data.transforms import normalize
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = ["encode_frames", "export_encoder", "load_encoder"]
 
 
 def export_encoder(out_dir: str | os.PathLike, encoder: nn.Module, name: str, kwargs: dict) -> Path:
@@ -112,14 +111,6 @@ def load_encoder(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     return model.to(device)
 
 
-def normalize_frames(frames: Tensor) -> Tensor:
-    """uint8 ``(..., C, H, W)`` frames to ImageNet-normalised floats."""
-    x = frames.float() / 255.0
-    mean = torch.tensor(IMAGENET_MEAN, device=x.device).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, device=x.device).view(3, 1, 1)
-    return (x - mean) / std
-
-
 @torch.no_grad()
 def encode_frames(encoder: nn.Module, frames: Tensor, batch_size: int = 256) -> Tensor:
     """Encode single frames as V-JEPA 2-AC does: each frame repeated to fill a tubelet.
@@ -140,7 +131,7 @@ def encode_frames(encoder: nn.Module, frames: Tensor, batch_size: int = 256) -> 
     t = int(encoder.tubelet_size)
     out = []
     for i in range(0, frames.shape[0], batch_size):
-        x = normalize_frames(frames[i : i + batch_size].to(device))  # (b, 3, H, W)
+        x = normalize(frames[i : i + batch_size].to(device), channel_dim=-3)  # (b, 3, H, W)
         x = x.unsqueeze(2).expand(-1, -1, t, -1, -1)  # (b, 3, t, H, W)
         h = encoder(x)  # (b, h*w, D)
         out.append(torch.nn.functional.layer_norm(h.float(), (h.shape[-1],)))

@@ -21,7 +21,25 @@ from torch import Tensor, nn
 from vworld.encoders import encode_frames, load_encoder
 from vworld.models.ac_predictor import build_ac_predictor, pool_tokens
 
-__all__ = ["WorldModel", "load_world_model"]
+__all__ = ["Normalizer", "WorldModel", "load_world_model"]
+
+
+class Normalizer(nn.Module):
+    """z-scores actions and states with the training windows' mean and std."""
+
+    def __init__(self, stats: dict[str, list[float]]):
+        super().__init__()
+        for k, v in stats.items():
+            self.register_buffer(k, torch.tensor(v, dtype=torch.float32), persistent=False)
+
+    def actions(self, a: Tensor) -> Tensor:
+        return (a - self.action_mean) / self.action_std
+
+    def states(self, s: Tensor) -> Tensor:
+        return (s - self.state_mean) / self.state_std
+
+    def unstates(self, s: Tensor) -> Tensor:
+        return s * self.state_std + self.state_mean
 
 
 class WorldModel(nn.Module):
@@ -55,8 +73,7 @@ class WorldModel(nn.Module):
         self.pool_grid = tuple(pool_grid) if pool_grid else None
         self.frame_stride = int(frame_stride)
         self.action_mode = action_mode
-        for k, v in stats.items():
-            self.register_buffer(k, torch.tensor(v, dtype=torch.float32), persistent=False)
+        self.norm = Normalizer(stats)
 
     @property
     def device(self) -> torch.device:
@@ -65,13 +82,7 @@ class WorldModel(nn.Module):
     def _norm_a(self, a: Tensor) -> Tensor:
         if self.action_mode == "sum":
             a = a * self.frame_stride  # an action held for the whole block, summed
-        return (a - self.action_mean) / self.action_std
-
-    def _norm_s(self, s: Tensor) -> Tensor:
-        return (s - self.state_mean) / self.state_std
-
-    def _unnorm_s(self, s: Tensor) -> Tensor:
-        return s * self.state_std + self.state_mean
+        return self.norm.actions(a)
 
     @torch.no_grad()
     def encode(self, frames: Tensor) -> Tensor:
@@ -91,8 +102,8 @@ class WorldModel(nn.Module):
         Returns:
             ``(z_next (B, T, Np, D), s_next (B, T, S))``: index t predicts step t+1.
         """
-        zp, sp = self.predictor(z, self._norm_a(actions), self._norm_s(states))
-        return zp, self._unnorm_s(sp)
+        zp, sp = self.predictor(z, self._norm_a(actions), self.norm.states(states))
+        return zp, self.norm.unstates(sp)
 
     def rollout(
         self,
@@ -117,12 +128,12 @@ class WorldModel(nn.Module):
             a_context = actions.new_zeros(1, tc - 1, actions.shape[-1])
         zp, sp = self.predictor.rollout(
             z_context,
-            self._norm_s(s_context),
+            self.norm.states(s_context),
             self._norm_a(a_context),
             self._norm_a(actions),
             use_cache=use_cache,
         )
-        return zp, self._unnorm_s(sp)
+        return zp, self.norm.unstates(sp)
 
 
 def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> WorldModel:

@@ -347,12 +347,8 @@ def pretrain(cfg: PretrainConfig) -> Path:
                     )
         maybe_checkpoint(
             acc,
-            out_dir,
-            done,
-            cfg.train.steps,
-            cfg.train.ckpt_every,
-            cfg.train.keep_every,
             cfg,
+            done,
             lambda: {
                 "encoder": inner.encoder.state_dict(),
                 "predictor": inner.predictor.state_dict(),

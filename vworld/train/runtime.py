@@ -9,6 +9,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from accelerate import Accelerator
@@ -88,22 +89,16 @@ def resume_state(out_dir: Path, resume: bool) -> dict | None:
     return state
 
 
-def maybe_checkpoint(
-    acc: Accelerator,
-    out_dir: Path,
-    done: int,
-    total: int,
-    every: int,
-    keep_every: int,
-    cfg: object,
-    modules: Callable[[], dict],
-) -> None:
-    """Every ``every`` steps and at the end, the main process writes ``checkpoints/last.pt``.
+def maybe_checkpoint(acc: Accelerator, cfg: Any, done: int, modules: Callable[[], dict]) -> None:
+    """Every ``cfg.train.ckpt_every`` steps and at the end, save ``checkpoints/last.pt``.
 
     Args:
+        cfg: the run config (``out_dir`` and ``train.steps/ckpt_every/keep_every``), also saved
+            in the checkpoint.
         modules: returns the state dicts to save (called on the main process only).
     """
-    if done % every and done != total:
+    t = cfg.train
+    if done % t.ckpt_every and done != t.steps:
         return
     from vworld.train.checkpoint import get_rng_state, save_training_checkpoint
 
@@ -115,7 +110,7 @@ def maybe_checkpoint(
             "rng": get_rng_state(),
             "config": json.dumps(dataclasses.asdict(cfg)),
         }
-        save_training_checkpoint(state, out_dir / "checkpoints", done, keep_every)
+        save_training_checkpoint(state, Path(cfg.out_dir) / "checkpoints", done, t.keep_every)
     acc.wait_for_everyone()
 
 

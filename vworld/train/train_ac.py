@@ -44,6 +44,7 @@ from vworld.train.runtime import (
     resume_state,
     step_seed,
 )
+from vworld.world_model import Normalizer
 
 __all__ = ["ACWindows", "TrainACConfig", "train_ac"]
 
@@ -175,22 +176,6 @@ def _norm_stats(windows: ACWindows) -> dict[str, list[float]]:
         "state_mean": s.mean(0).tolist(),
         "state_std": s.std(0).clamp_min(1e-6).tolist(),
     }
-
-
-class Normalizer(nn.Module):
-    def __init__(self, stats: dict[str, list[float]]):
-        super().__init__()
-        for k, v in stats.items():
-            self.register_buffer(k, torch.tensor(v, dtype=torch.float32), persistent=False)
-
-    def actions(self, a: Tensor) -> Tensor:
-        return (a - self.action_mean) / self.action_std
-
-    def states(self, s: Tensor) -> Tensor:
-        return (s - self.state_mean) / self.state_std
-
-    def unstates(self, s: Tensor) -> Tensor:
-        return s * self.state_std + self.state_mean
 
 
 def ac_losses(
@@ -368,12 +353,8 @@ def train_ac(cfg: TrainACConfig) -> Path:
             metrics.log(record)
         maybe_checkpoint(
             acc,
-            out_dir,
-            done,
-            cfg.train.steps,
-            cfg.train.ckpt_every,
-            cfg.train.keep_every,
             cfg,
+            done,
             lambda: {"predictor": inner.state_dict(), "optimizer": optimizer.state_dict()},
         )
     bar.close()
