@@ -35,8 +35,8 @@ class DemoConfig:
     episode_steps: int = 100
     policy: str = "smooth"
     pretrain_steps: int = 300
-    ac_steps: int = 2000
-    plan_episodes: int = 20
+    ac_steps: int = 3000
+    plan_episodes: int = 50
     cem_iterations: int = 10  # the common protocol uses 30; 10 keeps the demo near 20 minutes
     workers: int = 2
 

@@ -7,12 +7,14 @@ from vworld.models.official import (
     load_official_predictor,
 )
 from vworld.models.predictor import MaskedPredictor
+from vworld.models.proprio_predictor import ProprioLatentPredictor
 from vworld.models.registry import create_model, list_models, model_kind, register_model
 from vworld.models.vit import VisionTransformer
 
 __all__ = [
     "ActionConditionedPredictor",
     "MaskedPredictor",
+    "ProprioLatentPredictor",
     "VisionTransformer",
     "build_ac_predictor",
     "convert_official_state_dict",

@@ -589,14 +589,21 @@ for _name, _defaults in AC_CONFIGS.items():
     register_model(_name, kind="ac_predictor")(_factory(_defaults))
 
 
-def build_ac_predictor(name: str, **overrides) -> ActionConditionedPredictor:
+def build_ac_predictor(name: str, **overrides) -> nn.Module:
     """Build a named action-conditioned predictor (same as ``create_model(name, ...)``).
 
     Args:
-        name: one of ``AC_CONFIGS`` (``ac_vjepa2``, ``ac_micro``, ``ac_test``).
-        **overrides: ``ActionConditionedPredictor`` arguments (e.g. ``action_dim=4``,
-            ``pool_grid=(4, 4)``); an unknown name raises ``TypeError``.
+        name: one of ``AC_CONFIGS`` (``ac_vjepa2``, ``ac_micro``, ``ac_test``: the V-JEPA 2-AC
+            transformer) or ``PROPRIO_CONFIGS`` (``proprio_micro``, ``proprio_test``: see
+            ``vworld/models/proprio_predictor.py``).
+        **overrides: the model's arguments (e.g. ``action_dim=4``, ``pool_grid=(4, 4)``); an
+            unknown name raises ``TypeError``.
     """
+    from vworld.models.proprio_predictor import PROPRIO_CONFIGS, ProprioLatentPredictor
+
+    if name in PROPRIO_CONFIGS:
+        return build(ProprioLatentPredictor, PROPRIO_CONFIGS[name], overrides)
     if name not in AC_CONFIGS:
-        raise KeyError(f"{_FILE}: unknown AC predictor {name!r}; known: {sorted(AC_CONFIGS)}")
+        known = sorted([*AC_CONFIGS, *PROPRIO_CONFIGS])
+        raise KeyError(f"{_FILE}: unknown AC predictor {name!r}; known: {known}")
     return _factory(AC_CONFIGS[name])(**overrides)

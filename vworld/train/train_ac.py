@@ -18,6 +18,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from vworld.config import MISSING, save_config
 from vworld.data.episodes import open_robot_log
 from vworld.encoders import export_encoder, load_encoder
 from vworld.models.ac_predictor import build_ac_predictor
+from vworld.models.proprio_predictor import PROPRIO_CONFIGS
 from vworld.train.features import EncodedEpisode, encode_log
 from vworld.train.monitor import MetricsLogger
 from vworld.train.runtime import (
@@ -60,6 +62,9 @@ class ACDataConfig:
     val_fraction: float = 0.1  # held-out episodes (the last ones)
     pool_grid: list[int] | None = None  # pool each frame's tokens to (h', w')
     cache_dir: str | None = None  # where encoded features are cached; default out_dir/cache
+    # State indices that are angles wrapped to [-pi, pi): left in radians by the normaliser,
+    # compared modulo 2 pi by the state loss, wrapped by proprio_* models after each step.
+    angle_dims: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -69,6 +74,8 @@ class ACModelConfig:
     depth: int | None = None
     num_heads: int | None = None
     residual: bool | None = None  # predict z_{t+1} - z_t (None: the named config's choice)
+    dynamics_dim: int | None = None  # proprio_* models: hidden width of the dynamics MLP
+    dynamics_depth: int | None = None  # proprio_* models: its hidden layers
 
 
 @dataclass
@@ -134,61 +141,95 @@ def aggregate(actions: np.ndarray, states: np.ndarray, frames: np.ndarray, mode:
 
 
 class ACWindows:
-    """All windows of T frames at a stride inside each episode (never crossing episodes)."""
+    """All windows of T frames at a stride inside each episode (never crossing episodes).
+
+    The episodes are concatenated once (tokens, states, action prefix sums), so a batch of
+    windows is a few gathers rather than a Python loop over rows.
+    """
 
     def __init__(self, episodes: list[EncodedEpisode], num_frames: int, stride: int, mode: str):
+        if mode not in ("sum", "state_diff"):
+            raise ValueError(f"action_mode must be 'sum' or 'state_diff', got {mode!r}")
         self.episodes = episodes
         self.num_frames, self.stride, self.mode = num_frames, stride, mode
         span = (num_frames - 1) * stride
-        self.index = [
-            (e, s) for e, ep in enumerate(episodes) for s in range(0, len(ep.actions) - span)
-        ]
-        if not self.index:
+        lengths = [len(ep.actions) for ep in episodes]
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        starts = [off + np.arange(max(n - span, 0)) for off, n in zip(offsets, lengths)]
+        self.starts = torch.from_numpy(np.concatenate(starts)) if starts else torch.zeros(0)
+        if len(self.starts) == 0:
             raise ValueError(
                 f"no window of {num_frames} frames at stride {stride} fits in any episode "
-                f"(longest has {max(len(e.actions) for e in episodes)} frames)"
+                f"(longest has {max(lengths, default=0)} frames)"
             )
+        self.z = torch.cat([ep.z for ep in episodes])  # (sum L, Np, D) float16
+        self.states = torch.from_numpy(np.concatenate([ep.states for ep in episodes])).float()
+        # Prefix sums of actions: actions between frames i < j of one episode are csum[j] -
+        # csum[i]; an episode's sums restart at 0, so windows never mix episodes.
+        csum = [np.cumsum(ep.actions, 0, dtype=np.float64) - ep.actions for ep in episodes]
+        self.csum = torch.from_numpy(np.concatenate(csum))
+        self.offsets = torch.arange(num_frames) * stride
 
     def __len__(self) -> int:
-        return len(self.index)
+        return len(self.starts)
 
     def get(self, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """Windows ``rows`` as ``z (B, T, Np, D)``, ``actions (B, T-1, A)``, ``states (B, T, S)``."""
-        zs, acts, sts = [], [], []
-        for r in rows.tolist():
-            e, s = self.index[r]
-            ep = self.episodes[e]
-            frames = s + self.stride * np.arange(self.num_frames)
-            zs.append(ep.z[frames])
-            acts.append(torch.from_numpy(aggregate(ep.actions, ep.states, frames, self.mode)))
-            sts.append(torch.from_numpy(ep.states[frames]))
-        return torch.stack(zs).float(), torch.stack(acts).float(), torch.stack(sts).float()
+        frames = self.starts[rows][:, None] + self.offsets  # (B, T)
+        states = self.states[frames]
+        if self.mode == "state_diff":
+            actions = states[:, 1:] - states[:, :-1]
+        else:
+            c = self.csum[frames]  # (B, T, A): sum of the episode's actions before each frame
+            actions = (c[:, 1:] - c[:, :-1]).float()
+        return self.z[frames].float(), actions, states
 
 
-def _norm_stats(windows: ACWindows) -> dict[str, list[float]]:
+def _norm_stats(windows: ACWindows, angle_dims: list[int]) -> dict[str, list[float]]:
+    """Mean and std of actions and states; angle dims keep mean 0 and std 1 (radians)."""
     n = min(len(windows), 20000)
     rows = torch.linspace(0, len(windows) - 1, n).long()
     _, a, s = windows.get(rows)
     a, s = a.reshape(-1, a.shape[-1]), s.reshape(-1, s.shape[-1])
+    s_mean, s_std = s.mean(0), s.std(0).clamp_min(1e-6)
+    s_mean[angle_dims], s_std[angle_dims] = 0.0, 1.0
     return {
         "action_mean": a.mean(0).tolist(),
         "action_std": a.std(0).clamp_min(1e-6).tolist(),
-        "state_mean": s.mean(0).tolist(),
-        "state_std": s.std(0).clamp_min(1e-6).tolist(),
+        "state_mean": s_mean.tolist(),
+        "state_std": s_std.tolist(),
     }
 
 
+def state_error(pred: Tensor, target: Tensor, angle_dims: list[int]) -> Tensor:
+    """``pred - target`` with the angle dims taken modulo 2 pi into [-pi, pi)."""
+    err = pred - target
+    if angle_dims:
+        wrapped = torch.remainder(err[..., angle_dims] + math.pi, 2.0 * math.pi) - math.pi
+        err = err.clone()
+        err[..., angle_dims] = wrapped
+    return err
+
+
 def ac_losses(
-    model: nn.Module, z: Tensor, a: Tensor, s: Tensor, rollout_steps: int, state_w: float
+    model: nn.Module,
+    z: Tensor,
+    a: Tensor,
+    s: Tensor,
+    rollout_steps: int,
+    state_w: float,
+    angle_dims: list[int] | None = None,
 ) -> tuple[Tensor, dict[str, Tensor]]:
     """Teacher-forcing + rollout L1 losses on normalised windows.
 
     Args:
         z: ``(B, T, Np, D)`` tokens; a: ``(B, T-1, A)``; s: ``(B, T, S)``.
+        angle_dims: state dims compared modulo 2 pi.
     """
+    angle_dims = angle_dims or []
     z_pred, s_pred = model(z[:, :-1], a, s[:, :-1])  # (B, T-1, Np, D), (B, T-1, S)
     tf = (z_pred - z[:, 1:]).abs().mean()
-    loss_s = (s_pred - s[:, 1:]).abs().mean()
+    loss_s = state_error(s_pred, s[:, 1:], angle_dims).abs().mean()
     roll = z.new_zeros(())
     if rollout_steps > 1:
         zs, ss = z[:, :1], s[:, :1]
@@ -197,7 +238,9 @@ def ac_losses(
             zs = torch.cat([zs, zp[:, -1:]], 1)
             ss = torch.cat([ss, sp[:, -1:]], 1)
         roll = (zs[:, 2:] - z[:, 2 : rollout_steps + 1]).abs().mean()
-        loss_s = loss_s + (ss[:, 2:] - s[:, 2 : rollout_steps + 1]).abs().mean()
+        loss_s = (
+            loss_s + state_error(ss[:, 2:], s[:, 2 : rollout_steps + 1], angle_dims).abs().mean()
+        )
     total = tf + roll + state_w * loss_s
     return total, {
         "loss_tf": tf.detach(),
@@ -264,7 +307,13 @@ def train_ac(cfg: TrainACConfig) -> Path:
         if val_eps
         else None
     )
-    stats = _norm_stats(train_w)
+    bad = [d for d in cfg.data.angle_dims if not 0 <= d < robot_log.state_dim]
+    if bad:
+        raise ValueError(
+            f"{cfg.data.path}: data.angle_dims {bad} out of range for state_dim "
+            f"{robot_log.state_dim}"
+        )
+    stats = _norm_stats(train_w, list(cfg.data.angle_dims))
     norm = Normalizer(stats).to(acc.device)
     token_grid = pool or (gh, gw)
     a_dim = robot_log.state_dim if mode == "state_diff" else robot_log.action_dim
@@ -276,6 +325,8 @@ def train_ac(cfg: TrainACConfig) -> Path:
         "max_steps": max(cfg.data.num_frames, cfg.train.val_horizon + 1, 16),
         **{k: v for k, v in dataclasses.asdict(cfg.model).items() if k != "name" and v is not None},
     }
+    if cfg.model.name in PROPRIO_CONFIGS:
+        model_kwargs["angle_dims"] = list(cfg.data.angle_dims)
 
     torch.manual_seed(cfg.seed)
     model = build_ac_predictor(cfg.model.name, **{**model_kwargs, "grid": tuple(token_grid)})
@@ -321,7 +372,13 @@ def train_ac(cfg: TrainACConfig) -> Path:
             ctx = contextlib.nullcontext() if sync else acc.no_sync(model)
             with ctx, acc.autocast():
                 loss, parts = ac_losses(
-                    model, z, a, s, cfg.train.rollout_steps, cfg.train.state_loss_weight
+                    model,
+                    z,
+                    a,
+                    s,
+                    cfg.train.rollout_steps,
+                    cfg.train.state_loss_weight,
+                    list(cfg.data.angle_dims),
                 )
                 acc.backward(loss / cfg.train.grad_accum)
             step_loss += loss.detach() / cfg.train.grad_accum
