@@ -25,7 +25,7 @@ from torch import Tensor, nn
 
 from vworld.layers.mlp import MLP
 from vworld.layers.rope import apply_rope, rope_angles, rope_axis_dim
-from vworld.models.registry import build, register_model
+from vworld.models.registry import create_model, list_models, register_configs
 
 _FILE = "vworld/models/ac_predictor.py"
 
@@ -578,15 +578,7 @@ AC_CONFIGS: dict[str, dict] = {
 }
 
 
-def _factory(defaults: dict) -> Callable[..., nn.Module]:
-    def factory(**overrides) -> nn.Module:
-        return build(ActionConditionedPredictor, defaults, overrides)
-
-    return factory
-
-
-for _name, _defaults in AC_CONFIGS.items():
-    register_model(_name, kind="ac_predictor")(_factory(_defaults))
+register_configs(ActionConditionedPredictor, AC_CONFIGS, kind="ac_predictor")
 
 
 def build_ac_predictor(name: str, **overrides) -> nn.Module:
@@ -599,11 +591,9 @@ def build_ac_predictor(name: str, **overrides) -> nn.Module:
         **overrides: the model's arguments (e.g. ``action_dim=4``, ``pool_grid=(4, 4)``); an
             unknown name raises ``TypeError``.
     """
-    from vworld.models.proprio_predictor import PROPRIO_CONFIGS, ProprioLatentPredictor
+    import vworld.models.proprio_predictor  # noqa: F401  (registers the proprio_* names)
 
-    if name in PROPRIO_CONFIGS:
-        return build(ProprioLatentPredictor, PROPRIO_CONFIGS[name], overrides)
-    if name not in AC_CONFIGS:
-        known = sorted([*AC_CONFIGS, *PROPRIO_CONFIGS])
+    known = list_models("ac_predictor")
+    if name not in known:
         raise KeyError(f"{_FILE}: unknown AC predictor {name!r}; known: {known}")
-    return _factory(AC_CONFIGS[name])(**overrides)
+    return create_model(name, **overrides)

@@ -29,9 +29,18 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from vworld.models.registry import build, register_model
+from vworld.models.registry import register_configs
 
 _FILE = "vworld/models/proprio_predictor.py"
+
+
+def wrap_angles(x: Tensor, dims: Sequence[int]) -> Tensor:
+    """``x`` with its last-axis entries ``dims`` taken modulo 2 pi into [-pi, pi)."""
+    if not dims:
+        return x
+    x = x.clone()
+    x[..., list(dims)] = torch.remainder(x[..., list(dims)] + math.pi, 2.0 * math.pi) - math.pi
+    return x
 
 
 def _mlp(din: int, hidden: int, dout: int, depth: int) -> nn.Sequential:
@@ -88,9 +97,6 @@ class ProprioLatentPredictor(nn.Module):
         self.register_buffer(
             "frequencies", torch.tensor([float(f) for f in frequencies]), persistent=False
         )
-        mask = torch.zeros(state_dim, dtype=torch.bool)
-        mask[self.angle_dims] = True
-        self.register_buffer("angle_mask", mask, persistent=False)
         feat = state_dim * (1 + 2 * len(frequencies))
         self.dynamics = _mlp(feat + action_dim, dynamics_dim, state_dim, dynamics_depth)
         self.decoder = _mlp(feat, predictor_embed_dim, self.num_frame_tokens * embed_dim, depth)
@@ -106,10 +112,7 @@ class ProprioLatentPredictor(nn.Module):
 
     def wrap(self, s: Tensor) -> Tensor:
         """Wrap the angle dims of ``s`` to [-pi, pi)."""
-        if not self.angle_dims:
-            return s
-        wrapped = torch.remainder(s + math.pi, 2.0 * math.pi) - math.pi
-        return torch.where(self.angle_mask, wrapped, s)
+        return wrap_angles(s, self.angle_dims)
 
     def step_state(self, s: Tensor, a: Tensor) -> Tensor:
         """One dynamics step ``(..., S), (..., A) -> (..., S)``."""
@@ -220,12 +223,4 @@ PROPRIO_CONFIGS: dict[str, dict] = {
 }
 
 
-def _factory(defaults: dict):
-    def factory(**overrides) -> nn.Module:
-        return build(ProprioLatentPredictor, defaults, overrides)
-
-    return factory
-
-
-for _name, _defaults in PROPRIO_CONFIGS.items():
-    register_model(_name, kind="ac_predictor")(_factory(_defaults))
+register_configs(ProprioLatentPredictor, PROPRIO_CONFIGS, kind="ac_predictor")

@@ -93,6 +93,16 @@ def build(cls: type[nn.Module], defaults: dict[str, Any], overrides: dict[str, A
     return cls(**{**defaults, **overrides})
 
 
+def register_configs(cls: type[nn.Module], configs: dict[str, dict[str, Any]], kind: str) -> None:
+    """Register each named architecture of ``configs`` as ``build(cls, defaults, overrides)``."""
+    for name, defaults in configs.items():
+
+        def factory(_defaults: dict[str, Any] = defaults, **overrides: Any) -> nn.Module:
+            return build(cls, _defaults, overrides)
+
+        register_model(name, kind=kind)(factory)
+
+
 def _vit(**defaults: Any) -> Callable[..., nn.Module]:
     def factory(**overrides: Any) -> nn.Module:
         return build(VisionTransformer, defaults, overrides)

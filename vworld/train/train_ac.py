@@ -18,7 +18,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -32,7 +31,7 @@ from vworld.config import MISSING, save_config
 from vworld.data.episodes import open_robot_log
 from vworld.encoders import export_encoder, load_encoder
 from vworld.models.ac_predictor import build_ac_predictor
-from vworld.models.proprio_predictor import PROPRIO_CONFIGS
+from vworld.models.proprio_predictor import PROPRIO_CONFIGS, wrap_angles
 from vworld.train.features import EncodedEpisode, encode_log
 from vworld.train.monitor import MetricsLogger
 from vworld.train.runtime import (
@@ -150,7 +149,6 @@ class ACWindows:
     def __init__(self, episodes: list[EncodedEpisode], num_frames: int, stride: int, mode: str):
         if mode not in ("sum", "state_diff"):
             raise ValueError(f"action_mode must be 'sum' or 'state_diff', got {mode!r}")
-        self.episodes = episodes
         self.num_frames, self.stride, self.mode = num_frames, stride, mode
         span = (num_frames - 1) * stride
         lengths = [len(ep.actions) for ep in episodes]
@@ -203,12 +201,7 @@ def _norm_stats(windows: ACWindows, angle_dims: list[int]) -> dict[str, list[flo
 
 def state_error(pred: Tensor, target: Tensor, angle_dims: list[int]) -> Tensor:
     """``pred - target`` with the angle dims taken modulo 2 pi into [-pi, pi)."""
-    err = pred - target
-    if angle_dims:
-        wrapped = torch.remainder(err[..., angle_dims] + math.pi, 2.0 * math.pi) - math.pi
-        err = err.clone()
-        err[..., angle_dims] = wrapped
-    return err
+    return wrap_angles(pred - target, angle_dims)
 
 
 def ac_losses(
