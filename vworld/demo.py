@@ -167,6 +167,8 @@ def _summarize(cfg: DemoConfig, results: dict, times: dict) -> dict:
             "episodes": r["num_episodes"],
             "plan_s_per_step": r["plan_seconds_per_step"],
         }
+        if "goal_state_error_median" in r:
+            rows[name]["goal_state_error_median"] = r["goal_state_error_median"]
     return {"env": cfg.env, "quick": cfg.quick, "planners": rows, "stage_seconds": times}
 
 
@@ -184,6 +186,13 @@ def _table(summary: dict) -> str:
             f"{labels.get(name, name):<22}{row['success_rate']:>9.2f}{_fmt_ci(row['ci95']):>15}"
             f"{(f'{sps:.3f}' if sps is not None else '-'):>13}"
         )
+    for name, row in summary["planners"].items():
+        if "goal_state_error_median" in row:
+            errs = ", ".join(f"s{d} {v:.3f}" for d, v in row["goal_state_error_median"].items())
+            lines.append(
+                f"{labels.get(name, name)}: goal state read from the goal image, "
+                f"median error {errs}"
+            )
     lines.append(
         "stage times: " + ", ".join(f"{k} {v:.0f}s" for k, v in summary["stage_seconds"].items())
     )

@@ -5,8 +5,9 @@
 TD-MPC2: ``encode(frames) -> z``, ``predict(z, actions, states) -> (z_next, s_next)`` and
 ``rollout(z_context, s_context, actions) -> (z, s)`` for H steps, batched over hundreds of
 candidate action sequences, with the context's keys and values cached so each imagined step
-costs only its own tokens. Actions and states go in and come out in the environment's units;
-normalisation is inside.
+costs only its own tokens, and, when ``train-ac`` trained a state probe,
+``infer_state(z) -> s`` (the state dims a frame shows, e.g. a goal image's joint angles).
+Actions and states go in and come out in the environment's units; normalisation is inside.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torch import Tensor, nn
 
 from vworld.encoders import encode_frames, load_encoder
 from vworld.models.ac_predictor import build_ac_predictor, pool_tokens
+from vworld.models.state_probe import StateProbe
 
 __all__ = ["Normalizer", "WorldModel", "load_world_model"]
 
@@ -54,6 +56,8 @@ class WorldModel(nn.Module):
         frame_stride: env steps per model step (plan with ``action_block = frame_stride``).
         action_mode: ``sum`` (a planned action held for ``frame_stride`` steps sums to
             ``frame_stride * a``) or ``state_diff``.
+        probe: optional :class:`StateProbe` (tokens -> state dims) for goal images.
+        angle_dims: state indices that are angles wrapped to [-pi, pi).
     """
 
     def __init__(
@@ -65,6 +69,8 @@ class WorldModel(nn.Module):
         pool_grid: tuple[int, int] | None = None,
         frame_stride: int = 1,
         action_mode: str = "sum",
+        probe: StateProbe | None = None,
+        angle_dims: list[int] | None = None,
     ):
         super().__init__()
         self.encoder = encoder.eval().requires_grad_(False)
@@ -74,6 +80,27 @@ class WorldModel(nn.Module):
         self.frame_stride = int(frame_stride)
         self.action_mode = action_mode
         self.norm = Normalizer(stats)
+        self.probe = probe.eval().requires_grad_(False) if probe is not None else None
+        self.angle_dims = list(angle_dims or [])
+
+    @property
+    def state_dims(self) -> list[int] | None:
+        """The state dims :meth:`infer_state` estimates (None without a probe)."""
+        return None if self.probe is None else list(self.probe.dims)
+
+    @torch.no_grad()
+    def infer_state(self, z: Tensor) -> Tensor:
+        """Estimated state dims ``(..., K)`` of frames with tokens ``z (..., Np, D)``.
+
+        Raises:
+            RuntimeError: the world model has no probe (train-ac ran with probe.enabled=false).
+        """
+        if self.probe is None:
+            raise RuntimeError(
+                "vworld/world_model.py: this world model has no state probe; retrain it with "
+                "`vworld train-ac ... probe.enabled=true` or plan with cost.goal_state=given"
+            )
+        return self.probe.infer(z)
 
     @property
     def device(self) -> torch.device:
@@ -157,6 +184,10 @@ def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu"
     kw["grid"] = tuple(kw["grid"])
     predictor = build_ac_predictor(meta["predictor"]["name"], **kw)
     predictor.load_state_dict(load_file(str(run / "predictor.safetensors")))
+    probe = None
+    if meta.get("probe"):
+        probe = StateProbe(**meta["probe"]["kwargs"])
+        probe.load_state_dict(load_file(str(run / meta["probe"]["weights"])))
     wm = WorldModel(
         encoder,
         predictor,
@@ -165,5 +196,7 @@ def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu"
         tuple(meta["pool_grid"]) if meta.get("pool_grid") else None,
         meta.get("frame_stride", 1),
         meta.get("action_mode", "sum"),
+        probe,
+        meta.get("angle_dims", kw.get("angle_dims")),
     )
     return wm.to(device)

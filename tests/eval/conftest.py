@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -13,6 +15,8 @@ class TinyWorldModel(torch.nn.Module):
     residual map of the actions. Enough to exercise shapes, costs and the control loop."""
 
     action_block = 5
+    state_dims: ClassVar[list[int]] = [0, 1]  # what infer_state estimates
+    angle_dims: ClassVar[list[int]] = [0]
 
     def __init__(self, action_dim: int = 2, state_dim: int = 4) -> None:
         super().__init__()
@@ -25,6 +29,10 @@ class TinyWorldModel(torch.nn.Module):
         x = frames.reshape(b * t, c, h, w).float() / 255.0
         x = F.adaptive_avg_pool2d(x, 4)  # (B*T, C, 4, 4)
         return x.flatten(2).transpose(1, 2).reshape(b, t, 16, c)  # (B, T, tokens, C)
+
+    def infer_state(self, z: Tensor) -> Tensor:
+        """A stand-in state probe: two fixed token averages, ``(..., 2)``."""
+        return torch.stack([z[..., :8, 0].mean(-1), z[..., 8:, 1].mean(-1)], -1)
 
     def rollout(
         self, z_context: Tensor, s_context: Tensor, actions: Tensor

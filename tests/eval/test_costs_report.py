@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pytest
 import torch
 
-from vworld.eval.costs import CostConfig, goal_cost, latent_distance
+from vworld.eval.costs import CostConfig, goal_cost, latent_distance, state_distance
 from vworld.eval.report import plot_distances, wilson_interval, write_json, write_video
 
 
@@ -37,6 +38,26 @@ def test_goal_cost_last_all_and_state_term():
     assert goal_cost(pred, goal, cfg, s_pred, None).tolist() == [0.0, 1.0]
 
 
+def test_state_distance_wraps_angles_and_selects_dims():
+    s_pred = torch.tensor([[[3.1, 0.0, 7.0]], [[0.0, 0.5, 7.0]]])  # (N=2, H=1, S=3)
+    goal = torch.tensor([-3.1, 0.0])  # dims 0 (an angle) and 1
+    d = state_distance(s_pred, goal, dims=[0, 1], angle_dims=[0])
+    # 3.1 and -3.1 are 0.083 apart across the wrap, not 6.2
+    assert d[0, 0].item() == pytest.approx((2 * math.pi - 6.2) / 2, abs=1e-5)
+    assert d[1, 0].item() == pytest.approx((3.1 + 0.5) / 2, abs=1e-5)
+    unwrapped = state_distance(s_pred, goal, dims=[0, 1])
+    assert unwrapped[0, 0].item() == pytest.approx(6.2 / 2, abs=1e-5)
+
+
+def test_goal_cost_state_only_with_dims():
+    pred = torch.zeros(2, 3, 4, 5)
+    s_pred = torch.zeros(2, 3, 4)
+    s_pred[1, :, 2] = 1.0
+    cfg = CostConfig(cost_on="all", latent_weight=0.0, state_weight=1.0)
+    cost = goal_cost(pred, torch.ones(4, 5), cfg, s_pred, torch.tensor([1.0]), state_dims=[2])
+    assert cost.tolist() == [3.0, 0.0]  # the latent term is off; only state dim 2 counts
+
+
 def test_goal_cost_bad_shapes_and_config():
     with pytest.raises(ValueError, match="latent goal has shape"):
         goal_cost(torch.zeros(2, 3, 4, 5), torch.zeros(4, 6), CostConfig())
@@ -44,6 +65,10 @@ def test_goal_cost_bad_shapes_and_config():
         CostConfig(cost_type="cos").validate()
     with pytest.raises(ValueError, match="cost_on"):
         CostConfig(cost_on="first").validate()
+    with pytest.raises(ValueError, match="goal_state"):
+        CostConfig(goal_state="oracle").validate()
+    with pytest.raises(ValueError, match="both 0"):
+        CostConfig(latent_weight=0.0).validate()
 
 
 def test_wilson_interval():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -94,7 +95,7 @@ def test_harness_end_to_end_tiny_world_model(tmp_path, tiny_world_model, planner
         cem=FAST_CEM,
         mppi=MPPIConfig(num_samples=16, num_elites=4, iterations=2),
         gd=GradientConfig(num_samples=2, iterations=2),
-        cost=CostConfig(cost_on="all", state_weight=0.1),
+        cost=CostConfig(cost_on="all", state_weight=0.1, goal_state="given"),
         num_video_episodes=1,
         out_dir=str(tmp_path / "out"),
         device="cpu",
@@ -268,3 +269,60 @@ def test_frame_stride_of_the_world_model_must_match_action_block(tiny_world_mode
 
     with pytest.raises(ValueError, match="set action_block=3"):
         run_planning(PlanConfig(episodes=1, out_dir=str(tmp_path)), world_model=Strided())
+
+
+def test_goal_state_from_the_probe_given_or_refused(tiny_world_model, tmp_path):
+    """goal_state=probe aims at the world model's estimate from the goal image; given reads
+    the env's state; a world model without a probe, or unprobed dims, are refused by name."""
+    env = make_env(PlanConfig())
+    obs, _, goal_obs, _ = make_goal(env, 0, PlanConfig())
+    env.close()
+    planner = CEM(dataclasses.replace(FAST_CEM, horizon=2, action_dim=2))
+    probe_cost = CostConfig(cost_on="all", latent_weight=0.0, state_weight=1.0)
+    ctl = LatentController(tiny_world_model, planner, probe_cost)
+    ctl.reset(goal_obs)
+    frames = torch.from_numpy(goal_obs["pixels"]).permute(2, 0, 1)[None, None]
+    expected = tiny_world_model.infer_state(tiny_world_model.encode(frames)).reshape(-1)
+    est = ctl.goal_state_estimate
+    assert list(est) == [0, 1] and est[0] == pytest.approx(float(expected[0]))
+    assert ctl.act(obs).shape == (1, 2)
+
+    given = LatentController(
+        tiny_world_model,
+        planner,
+        dataclasses.replace(probe_cost, goal_state="given", state_dims=[1, 3]),
+    )
+    given.reset(goal_obs)
+    assert given.goal_state_estimate == pytest.approx(
+        {1: float(goal_obs["state"][1]), 3: float(goal_obs["state"][3])}
+    )
+
+    with pytest.raises(ValueError, match=r"state_dims \[3\] are not probed"):
+        LatentController(
+            tiny_world_model, planner, dataclasses.replace(probe_cost, state_dims=[3])
+        ).reset(goal_obs)
+
+    class NoProbe(torch.nn.Module):
+        encode = tiny_world_model.encode
+        rollout = tiny_world_model.rollout
+
+    with pytest.raises(ValueError, match="needs a world model with a state probe"):
+        LatentController(NoProbe(), planner, probe_cost).reset(goal_obs)
+
+    res = run_planning(
+        PlanConfig(
+            planner="cem",
+            episodes=2,
+            max_steps=5,
+            horizon=2,
+            cem=FAST_CEM,
+            cost=probe_cost,
+            num_video_episodes=0,
+            out_dir=str(tmp_path / "p"),
+        ),
+        world_model=tiny_world_model,
+    )
+    saved = json.loads((tmp_path / "p" / "results.json").read_text())
+    assert set(saved["goal_state_error_median"]) == {"0", "1"}
+    assert all(set(e["goal_state_error"]) == {"0", "1"} for e in saved["episodes"])
+    assert res["episodes"][0]["goal_state_estimate"].keys() == {0, 1}

@@ -159,3 +159,12 @@ def test_proprio_model_learns_action_dependent_latents(reach_log, tiny_encoder, 
     assert (s_r[0, -1, :2] - s_r[1, -1, :2]).abs().max() > 0.05, s_r[:, -1]
     assert (z_r[0, -1] - z_r[1, -1]).abs().mean() > 1e-3
     assert s_r[..., 0].abs().max() <= torch.pi + 1e-5  # the shoulder angle stays wrapped
+    # the recipe's state probe reads both joint angles from a frame
+    assert (out / "probe.safetensors").is_file() and wm.state_dims == [0, 1]
+    assert wm.infer_state(z).shape == (1, 1, 2)
+    assert vals[-1]["val_probe_mae_s1"] < vals[0]["val_probe_mae_s1"], vals
+    # a checkpoint with a probe does not resume into a run without one
+    cfg.probe.enabled = False
+    cfg.train.steps = 400
+    with pytest.raises(ValueError, match=r"probe\.enabled"):
+        train_ac(cfg)

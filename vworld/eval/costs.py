@@ -4,7 +4,10 @@ As in DINO-WM (Zhou et al. 2024) and V-JEPA 2-AC (Assran et al. 2025): a candida
 sequence is scored by the distance between the world model's predicted latent and the
 latent of the goal image, either on the last predicted step (V-JEPA 2-AC's L1 energy) or
 summed over the horizon (DINO-WM's ``"all"`` objective), plus an optional weighted
-distance between predicted and goal proprioception when the goal's proprioception is known.
+distance between the predicted proprioception and the goal's. The goal's proprioception is
+either estimated from the goal image by the world model's state probe (``goal_state="probe"``:
+the goal stays an image) or read from the env (``"given"``, as DINO-WM's planner gets the
+goal's proprio; privileged, so never the default). Angles are compared modulo 2 pi.
 
 Distances are means over the latent's elements (``"l1"``: mean absolute difference, as
 V-JEPA 2-AC; ``"l2"``: mean squared difference, as DINO-WM's MSE objective), so the scale
@@ -13,15 +16,18 @@ does not depend on the number of tokens.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor
 
-__all__ = ["CostConfig", "goal_cost", "latent_distance", "make_latent_cost"]
+__all__ = ["CostConfig", "goal_cost", "latent_distance", "make_latent_cost", "state_distance"]
 
 COST_TYPES = ("l1", "l2")
 COST_ON = ("last", "all")
+GOAL_STATES = ("probe", "given")
 
 
 @dataclass
@@ -31,13 +37,19 @@ class CostConfig:
     Args:
         cost_type: ``"l1"`` (mean absolute difference) or ``"l2"`` (mean squared difference).
         cost_on: ``"last"`` (final predicted step only) or ``"all"`` (sum over the horizon).
-        state_weight: weight of the proprioceptive term (0 disables it; it is also skipped
-            when the goal's proprioception is unknown).
+        latent_weight: weight of the latent term (0: plan on the state term alone).
+        state_weight: weight of the proprioceptive term (0 disables it).
+        goal_state: where the goal's proprioception comes from: ``"probe"`` (the world
+            model's state probe applied to the goal image) or ``"given"`` (the env's).
+        state_dims: state dims the term compares (default: all the probe's dims, or all).
     """
 
     cost_type: str = "l1"
     cost_on: str = "last"
+    latent_weight: float = 1.0
     state_weight: float = 0.0
+    goal_state: str = "probe"
+    state_dims: list[int] | None = None
 
     def validate(self) -> None:
         if self.cost_type not in COST_TYPES:
@@ -49,9 +61,19 @@ class CostConfig:
             raise ValueError(
                 f"vworld/eval/costs.py: cost.cost_on must be one of {COST_ON}, got {self.cost_on!r}"
             )
-        if self.state_weight < 0:
+        for name in ("latent_weight", "state_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(
+                    f"vworld/eval/costs.py: cost.{name} must be >= 0, got {getattr(self, name)}"
+                )
+        if self.latent_weight == 0 and self.state_weight == 0:
             raise ValueError(
-                f"vworld/eval/costs.py: cost.state_weight must be >= 0, got {self.state_weight}"
+                "vworld/eval/costs.py: cost.latent_weight and cost.state_weight are both 0"
+            )
+        if self.goal_state not in GOAL_STATES:
+            raise ValueError(
+                f"vworld/eval/costs.py: cost.goal_state must be one of {GOAL_STATES}, "
+                f"got {self.goal_state!r}"
             )
 
 
@@ -73,6 +95,29 @@ def latent_distance(pred: Tensor, goal: Tensor, cost_type: str = "l1") -> Tensor
     return d.flatten(2).mean(-1)  # (N, H)
 
 
+def state_distance(
+    s_pred: Tensor,
+    s_goal: Tensor,
+    dims: Sequence[int] | None = None,
+    angle_dims: Sequence[int] = (),
+    cost_type: str = "l1",
+) -> Tensor:
+    """Per-step distance ``(N, H)`` between predicted states ``(N, H, S)`` and a goal.
+
+    Args:
+        s_goal: ``(K,)`` goal values of the state dims ``dims`` (all ``S`` dims when None).
+        angle_dims: state indices compared modulo 2 pi.
+    """
+    sel = s_pred if dims is None else s_pred[..., list(dims)]
+    idx = list(range(s_pred.shape[-1])) if dims is None else list(dims)
+    diff = sel - _as_goal(s_goal, sel, "state")
+    wrap = [i for i, d in enumerate(idx) if d in set(angle_dims)]
+    if wrap:
+        diff = diff.clone()
+        diff[..., wrap] = torch.remainder(diff[..., wrap] + math.pi, 2.0 * math.pi) - math.pi
+    return latent_distance(diff, torch.zeros((), device=diff.device), cost_type)
+
+
 def _as_goal(goal: Tensor, pred: Tensor, what: str) -> Tensor:
     """Reshape a single goal (any leading singleton dims) to ``(1, 1, *pred.shape[2:])``."""
     per_step = pred.shape[2:]
@@ -90,6 +135,8 @@ def goal_cost(
     cfg: CostConfig,
     s_pred: Tensor | None = None,
     s_goal: Tensor | None = None,
+    state_dims: Sequence[int] | None = None,
+    angle_dims: Sequence[int] = (),
 ) -> Tensor:
     """Cost of each candidate trajectory.
 
@@ -98,7 +145,10 @@ def goal_cost(
         z_goal: the goal image's latent, one step (e.g. ``(1, 1, tokens, D)`` or ``(tokens, D)``).
         cfg: :class:`CostConfig`.
         s_pred: predicted proprioception ``(N, H, S)`` (for the state term).
-        s_goal: the goal's proprioception ``(S,)`` (state term skipped when None).
+        s_goal: the goal's values of ``state_dims`` (all dims when None); the state term is
+            skipped when ``s_goal`` is None.
+        state_dims: state indices ``s_goal`` holds.
+        angle_dims: state indices compared modulo 2 pi.
     Returns:
         ``(N,)`` costs, lower is better.
     """
@@ -106,12 +156,16 @@ def goal_cost(
         raise ValueError(
             f"vworld/eval/costs.py: z_pred must be (N, H, ...) with latent dims, got {tuple(z_pred.shape)}"
         )
-    per_step = latent_distance(z_pred, _as_goal(z_goal, z_pred, "latent"), cfg.cost_type)
+    per_step = z_pred.new_zeros(z_pred.shape[:2], dtype=torch.float32)
+    if cfg.latent_weight > 0:
+        per_step = cfg.latent_weight * latent_distance(
+            z_pred, _as_goal(z_goal, z_pred, "latent"), cfg.cost_type
+        )
     if cfg.state_weight > 0 and s_goal is not None:
         if s_pred is None:
             raise ValueError("vworld/eval/costs.py: state_weight > 0 needs predicted states s_pred")
-        per_step = per_step + cfg.state_weight * latent_distance(
-            s_pred, _as_goal(s_goal, s_pred, "state"), cfg.cost_type
+        per_step = per_step + cfg.state_weight * state_distance(
+            s_pred, s_goal, state_dims, angle_dims, cfg.cost_type
         )
     if cfg.cost_on == "last":
         return per_step[:, -1]
@@ -123,11 +177,16 @@ def make_latent_cost(
     z_goal: Tensor,
     cfg: CostConfig,
     s_goal: Tensor | None = None,
+    state_dims: Sequence[int] | None = None,
+    angle_dims: Sequence[int] = (),
 ) -> Callable[[Tensor], Tensor]:
-    """A planner cost: ``actions (N, H, A) -> (N,)`` through ``rollout(actions) -> (z, s)``."""
+    """A planner cost: ``actions (N, H, A) -> (N,)`` through ``rollout(actions) -> (z, s)``.
+
+    The other arguments are those of :func:`goal_cost`.
+    """
 
     def cost_fn(actions: Tensor) -> Tensor:
         z_pred, s_pred = rollout(actions)
-        return goal_cost(z_pred, z_goal, cfg, s_pred, s_goal)
+        return goal_cost(z_pred, z_goal, cfg, s_pred, s_goal, state_dims, angle_dims)
 
     return cost_fn

@@ -211,6 +211,19 @@ def _load_world_model(cfg: PlanConfig, device: torch.device) -> WorldModel:
     return load_world_model(cfg.world_model, device=device)
 
 
+def _state_errors(
+    estimate: dict[int, float], state: np.ndarray, angle_dims: Any
+) -> dict[int, float]:
+    """``|estimate - true|`` per state dim, angles modulo 2 pi (how far the probe aimed off)."""
+    out = {}
+    for d, v in estimate.items():
+        e = v - float(state[d])
+        if d in set(angle_dims):
+            e = (e + np.pi) % (2 * np.pi) - np.pi
+        out[d] = abs(e)
+    return out
+
+
 def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict[str, Any]:
     """Run the goal-reaching evaluation and write its outputs to ``cfg.out_dir``.
 
@@ -283,6 +296,13 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
                 video.extend(side_by_side(f, goal_obs["pixels"], scale=2) for f in res.frames)
                 video.extend([np.zeros_like(video[-1])] * 3)  # a short black gap
             all_distances.append(res.distances)
+            extra: dict[str, Any] = {}
+            est = getattr(controller, "goal_state_estimate", None)
+            if est is not None and cfg.cost.goal_state == "probe":
+                extra["goal_state_estimate"] = est
+                extra["goal_state_error"] = _state_errors(
+                    est, goal_obs["state"], getattr(controller.world_model, "angle_dims", ())
+                )
             episodes.append(
                 {
                     "seed": seed,
@@ -294,6 +314,7 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
                     "num_plans": res.num_plans,
                     "plan_seconds": res.plan_seconds,
                     "plan_seconds_per_step": res.plan_seconds / max(res.steps, 1),
+                    **extra,
                 }
             )
             n_ok = sum(e["success"] for e in episodes)
@@ -325,6 +346,11 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
         "episodes": episodes,
         "config": to_dict(cfg),
     }
+    errs = [e["goal_state_error"] for e in episodes if "goal_state_error" in e]
+    if errs:  # how far the probe's goal estimates were from the true goal states
+        results["goal_state_error_median"] = {
+            d: float(np.median([e[d] for e in errs])) for d in errs[0]
+        }
     write_json(results, out_dir / "results.json")
     plot_distances(
         all_distances,

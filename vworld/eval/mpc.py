@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from planners import Planner
-from vworld.eval.costs import CostConfig, goal_cost
+from vworld.eval.costs import CostConfig, make_latent_cost
 
 __all__ = [
     "Controller",
@@ -129,6 +129,7 @@ class LatentController:
         self._generator = torch.Generator(device=planner.device)
         self._z_goal: Tensor | None = None
         self._s_goal: Tensor | None = None
+        self._s_dims: list[int] | None = None
         self._prev: Tensor | None = None
         self.last_info: dict[str, Any] = {}
 
@@ -142,9 +143,48 @@ class LatentController:
         """
         self._generator.manual_seed(self.seed if seed is None else seed)
         self._z_goal = self.world_model.encode(pixels_to_frames(goal_obs["pixels"], self.device))
-        state = goal_obs.get("state")
-        self._s_goal = None if state is None else torch.as_tensor(state, device=self.device).float()
+        self._s_goal, self._s_dims = self._goal_state(goal_obs)
         self._prev = None
+
+    @property
+    def goal_state_estimate(self) -> dict[int, float] | None:
+        """The goal state the cost aims at, ``{state dim: value}`` (None: no state term)."""
+        if self._s_goal is None or self._s_dims is None:
+            return None
+        return dict(zip(self._s_dims, self._s_goal.tolist()))
+
+    def _goal_state(
+        self, goal_obs: dict[str, np.ndarray]
+    ) -> tuple[Tensor | None, list[int] | None]:
+        """The goal's values of the compared state dims, and those dims (None: no state term)."""
+        cost = self.cost
+        if cost.state_weight == 0:
+            return None, None
+        if cost.goal_state == "given":
+            if goal_obs.get("state") is None:
+                raise ValueError(
+                    "vworld/eval/mpc.py: cost.goal_state=given but the goal observation has no "
+                    "'state'"
+                )
+            full = torch.as_tensor(goal_obs["state"], device=self.device).float().reshape(-1)
+            dims = list(cost.state_dims) if cost.state_dims else list(range(len(full)))
+            return full[dims], dims
+        infer = getattr(self.world_model, "infer_state", None)
+        probed = getattr(self.world_model, "state_dims", None)
+        if infer is None or probed is None:
+            raise ValueError(
+                "vworld/eval/mpc.py: cost.goal_state=probe needs a world model with a state "
+                "probe (`vworld train-ac ... probe.enabled=true`); or set cost.goal_state=given"
+            )
+        est = infer(self._z_goal).reshape(-1)  # (K,) for the probed dims
+        dims = list(cost.state_dims) if cost.state_dims else list(probed)
+        missing = [d for d in dims if d not in probed]
+        if missing:
+            raise ValueError(
+                f"vworld/eval/mpc.py: cost.state_dims {missing} are not probed by the world "
+                f"model (its probe estimates dims {list(probed)})"
+            )
+        return est[[probed.index(d) for d in dims]], dims
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """Plan from ``obs`` and return the first ``receding_horizon`` actions ``(k, A)``."""
@@ -155,12 +195,14 @@ class LatentController:
         with torch.no_grad():
             z_ctx = self.world_model.encode(pixels_to_frames(obs["pixels"], self.device))
             s_ctx = torch.as_tensor(obs["state"], device=self.device).float()[None, None]
-        z_goal, s_goal, cost_cfg = self._z_goal, self._s_goal, self.cost
-
-        def cost_fn(actions: Tensor) -> Tensor:
-            z_pred, s_pred = self.world_model.rollout(z_ctx, s_ctx, actions.to(self.device))
-            return goal_cost(z_pred, z_goal, cost_cfg, s_pred, s_goal)
-
+        cost_fn = make_latent_cost(
+            lambda actions: self.world_model.rollout(z_ctx, s_ctx, actions.to(self.device)),
+            self._z_goal,
+            self.cost,
+            self._s_goal,
+            self._s_dims,
+            getattr(self.world_model, "angle_dims", ()),
+        )
         init = None if self._prev is None else self.planner.shift(self._prev, self.receding_horizon)
         plan, info = self.planner.plan(cost_fn, init=init, generator=self._generator)
         self._prev = plan.detach()
