@@ -12,6 +12,7 @@ Actions and states go in and come out in the environment's units; normalisation 
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -82,6 +83,7 @@ class WorldModel(nn.Module):
         self.norm = Normalizer(stats)
         self.probe = probe.eval().requires_grad_(False) if probe is not None else None
         self.angle_dims = list(angle_dims or [])
+        self._can_skip_latents = "latents" in inspect.signature(predictor.rollout).parameters
 
     @property
     def state_dims(self) -> list[int] | None:
@@ -139,7 +141,8 @@ class WorldModel(nn.Module):
         actions: Tensor,
         a_context: Tensor | None = None,
         use_cache: bool = True,
-    ) -> tuple[Tensor, Tensor]:
+        latents: bool = True,
+    ) -> tuple[Tensor | None, Tensor]:
         """Imagine ``H`` steps for ``N`` candidate action sequences from one context.
 
         Args:
@@ -147,6 +150,8 @@ class WorldModel(nn.Module):
             s_context: ``(1, Tc, S)`` their states (env units).
             actions: ``(N, H, A)`` candidate actions (env units, each held ``frame_stride`` steps).
             a_context: ``(1, Tc-1, A)`` actions taken between the context frames.
+            latents: False lets a predictor whose states do not depend on its latents
+                (``proprio_*``) skip decoding them and return ``None`` for ``z``.
         Returns:
             ``(z (N, H, Np, D), s (N, H, S))``.
         """
@@ -159,6 +164,7 @@ class WorldModel(nn.Module):
             self._norm_a(a_context),
             self._norm_a(actions),
             use_cache=use_cache,
+            **({} if latents or not self._can_skip_latents else {"latents": False}),
         )
         return zp, self.norm.unstates(sp)
 

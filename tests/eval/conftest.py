@@ -35,8 +35,8 @@ class TinyWorldModel(torch.nn.Module):
         return torch.stack([z[..., :8, 0].mean(-1), z[..., 8:, 1].mean(-1)], -1)
 
     def rollout(
-        self, z_context: Tensor, s_context: Tensor, actions: Tensor
-    ) -> tuple[Tensor, Tensor]:
+        self, z_context: Tensor, s_context: Tensor, actions: Tensor, latents: bool = True
+    ) -> tuple[Tensor | None, Tensor]:
         n, horizon, _ = actions.shape
         z = z_context[:, -1].expand(n, -1, -1)  # (N, tokens, C)
         s = s_context[:, -1].expand(n, -1)  # (N, S)
@@ -46,7 +46,8 @@ class TinyWorldModel(torch.nn.Module):
             s = s + actions[:, h] @ self.act_to_s
             zs.append(z)
             ss.append(s)
-        return torch.stack(zs, 1), torch.stack(ss, 1)  # (N, H, tokens, C), (N, H, S)
+        z_all = torch.stack(zs, 1) if latents else None  # (N, H, tokens, C)
+        return z_all, torch.stack(ss, 1)  # (N, H, S)
 
 
 @pytest.fixture

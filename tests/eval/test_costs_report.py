@@ -56,6 +56,13 @@ def test_goal_cost_state_only_with_dims():
     cfg = CostConfig(cost_on="all", latent_weight=0.0, state_weight=1.0)
     cost = goal_cost(pred, torch.ones(4, 5), cfg, s_pred, torch.tensor([1.0]), state_dims=[2])
     assert cost.tolist() == [3.0, 0.0]  # the latent term is off; only state dim 2 counts
+    # without a latent term the rollout need not predict latents
+    same = goal_cost(None, torch.ones(4, 5), cfg, s_pred, torch.tensor([1.0]), state_dims=[2])
+    assert same.tolist() == [3.0, 0.0]
+    with pytest.raises(ValueError, match="no cost term"):
+        goal_cost(None, torch.ones(4, 5), cfg, s_pred, None)
+    with pytest.raises(ValueError, match="z_pred must be"):
+        goal_cost(None, torch.ones(4, 5), CostConfig())
 
 
 def test_goal_cost_bad_shapes_and_config():

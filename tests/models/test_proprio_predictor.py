@@ -56,6 +56,12 @@ def test_rollout_matches_stepping_and_uses_state_fn():
         torch.zeros(1, 1, 16, 32), s0, torch.zeros(1, 0, 3), acts, state_fn=lambda s, a: s + 1
     )
     torch.testing.assert_close(s_sim[:, -1], s0[:, 0].expand(6, -1) + 3)
+    # a state-only cost can skip the latent decoder: same states, no latents
+    z_none, s_only = m.rollout(
+        torch.zeros(1, 1, 16, 32), s0, torch.zeros(1, 0, 3), acts, latents=False
+    )
+    assert z_none is None
+    torch.testing.assert_close(s_only, sr)
 
 
 def test_bad_inputs_name_the_field():

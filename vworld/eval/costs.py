@@ -130,7 +130,7 @@ def _as_goal(goal: Tensor, pred: Tensor, what: str) -> Tensor:
 
 
 def goal_cost(
-    z_pred: Tensor,
+    z_pred: Tensor | None,
     z_goal: Tensor,
     cfg: CostConfig,
     s_pred: Tensor | None = None,
@@ -141,7 +141,7 @@ def goal_cost(
     """Cost of each candidate trajectory.
 
     Args:
-        z_pred: predicted latents ``(N, H, ...)``.
+        z_pred: predicted latents ``(N, H, ...)`` (may be None when ``latent_weight`` is 0).
         z_goal: the goal image's latent, one step (e.g. ``(1, 1, tokens, D)`` or ``(tokens, D)``).
         cfg: :class:`CostConfig`.
         s_pred: predicted proprioception ``(N, H, S)`` (for the state term).
@@ -152,28 +152,35 @@ def goal_cost(
     Returns:
         ``(N,)`` costs, lower is better.
     """
-    if z_pred.ndim < 3:
-        raise ValueError(
-            f"vworld/eval/costs.py: z_pred must be (N, H, ...) with latent dims, got {tuple(z_pred.shape)}"
-        )
-    per_step = z_pred.new_zeros(z_pred.shape[:2], dtype=torch.float32)
+    terms = []
     if cfg.latent_weight > 0:
-        per_step = cfg.latent_weight * latent_distance(
-            z_pred, _as_goal(z_goal, z_pred, "latent"), cfg.cost_type
+        if z_pred is None or z_pred.ndim < 3:
+            raise ValueError(
+                "vworld/eval/costs.py: z_pred must be (N, H, ...) with latent dims, got "
+                f"{None if z_pred is None else tuple(z_pred.shape)}"
+            )
+        terms.append(
+            cfg.latent_weight
+            * latent_distance(z_pred, _as_goal(z_goal, z_pred, "latent"), cfg.cost_type)
         )
     if cfg.state_weight > 0 and s_goal is not None:
         if s_pred is None:
             raise ValueError("vworld/eval/costs.py: state_weight > 0 needs predicted states s_pred")
-        per_step = per_step + cfg.state_weight * state_distance(
-            s_pred, s_goal, state_dims, angle_dims, cfg.cost_type
+        terms.append(
+            cfg.state_weight * state_distance(s_pred, s_goal, state_dims, angle_dims, cfg.cost_type)
         )
+    if not terms:
+        raise ValueError(
+            "vworld/eval/costs.py: no cost term: latent_weight is 0 and the goal state is unknown"
+        )
+    per_step = terms[0] if len(terms) == 1 else terms[0] + terms[1]
     if cfg.cost_on == "last":
         return per_step[:, -1]
     return per_step.sum(1)
 
 
 def make_latent_cost(
-    rollout: Callable[[Tensor], tuple[Tensor, Tensor]],
+    rollout: Callable[[Tensor], tuple[Tensor | None, Tensor]],
     z_goal: Tensor,
     cfg: CostConfig,
     s_goal: Tensor | None = None,

@@ -80,7 +80,9 @@ class WorldModel(Protocol):
             s_context: ``(1, T, S)`` proprioception of the current observation.
             actions: ``(N, H, A)`` candidate sequences.
         Returns:
-            ``(z_pred (N, H, ...), s_pred (N, H, S))``.
+            ``(z_pred (N, H, ...), s_pred (N, H, S))``. The controller passes
+            ``latents=False`` when its cost uses no latent (a state-only cost); a model may
+            then return ``None`` for ``z_pred``.
         """
         ...
 
@@ -195,8 +197,11 @@ class LatentController:
         with torch.no_grad():
             z_ctx = self.world_model.encode(pixels_to_frames(obs["pixels"], self.device))
             s_ctx = torch.as_tensor(obs["state"], device=self.device).float()[None, None]
+        # A state-only cost needs no predicted latents; world models that can skip them
+        # (``rollout(..., latents=False)``) save their latent decoder's time.
+        kw = {"latents": False} if self.cost.latent_weight == 0 else {}
         cost_fn = make_latent_cost(
-            lambda actions: self.world_model.rollout(z_ctx, s_ctx, actions.to(self.device)),
+            lambda actions: self.world_model.rollout(z_ctx, s_ctx, actions.to(self.device), **kw),
             self._z_goal,
             self.cost,
             self._s_goal,

@@ -149,7 +149,8 @@ class ProprioLatentPredictor(nn.Module):
         e_ctx: Tensor | None = None,
         use_cache: bool = True,
         state_fn=None,
-    ) -> tuple[Tensor, Tensor]:
+        latents: bool = True,
+    ) -> tuple[Tensor | None, Tensor]:
         """Imagine ``H`` steps for ``N`` action sequences from the last context state.
 
         Args:
@@ -157,6 +158,8 @@ class ProprioLatentPredictor(nn.Module):
                 dynamics are Markov in the state, so only ``s_ctx[:, -1]`` is used).
             actions: ``(N, H, A)``.
             state_fn: ``f(s, a) -> s_next`` replacing the learned dynamics (e.g. a simulator).
+            latents: False skips the latent decoder (most of a rollout's time) and returns
+                ``None`` for ``z``, for costs on the states alone.
         Returns:
             ``(z (N, H, Np, D), s (N, H, S))``.
         """
@@ -175,7 +178,7 @@ class ProprioLatentPredictor(nn.Module):
             s = self.step_state(s, a) if state_fn is None else state_fn(s, a)
             states.append(s)
         s_all = torch.stack(states, dim=1)  # (N, H, S)
-        return self.decode(s_all), s_all
+        return (self.decode(s_all) if latents else None), s_all
 
     def _check(self, z: Tensor, a: Tensor, s: Tensor, t_actions: int | None = None) -> None:
         if z.dim() != 4 or z.shape[2:] != (self.num_frame_tokens, self.embed_dim):
