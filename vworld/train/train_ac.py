@@ -6,7 +6,9 @@ teacher forcing over a window of T frames, and a rollout over ``rollout_steps`` 
 its own predictions (the released code's rollout indexing was later fixed to predict z_3 from
 z_1 and the predicted z_2, which is what this does). An L1 term trains the state head, so
 rollouts need no simulator. Held-out episodes measure the latent error 1..H steps ahead
-beside the copy-the-last-latent baseline.
+beside the copy-the-last-latent baseline. With ``probe.enabled``, a state probe
+(``vworld/models/state_probe.py``) learns beside it to read the state a frame shows, so a
+planner can aim predicted states at the state of a goal image.
 
 Actions are aggregated over ``data.frame_stride`` env steps (summed, or the state difference),
 so one model step is ``frame_stride`` env steps: plan with ``action_block = frame_stride``.
@@ -413,7 +415,7 @@ def train_ac(cfg: TrainACConfig) -> Path:
         gen = torch.Generator().manual_seed(step_seed(cfg.seed, step, 0))
         global_rows = torch.randint(len(train_w), (cfg.train.batch_size,), generator=gen)
         step_loss = torch.zeros((), device=acc.device)
-        parts: dict[str, Tensor] = {}
+        parts: dict[str, Tensor] = {}  # each loss term, averaged over the micro-batches
         for m in range(cfg.train.grad_accum):
             rows = global_rows[torch.arange(micro) * world + rank + world * m * micro]
             z, a, s_env = train_w.get(rows)
@@ -422,10 +424,12 @@ def train_ac(cfg: TrainACConfig) -> Path:
                 norm.actions(a.to(acc.device)),
                 norm.states(s_env.to(acc.device)),
             )
-            sync = m == cfg.train.grad_accum - 1
-            ctx = contextlib.nullcontext() if sync else acc.no_sync(model)
+            ctx = contextlib.ExitStack()
+            if m < cfg.train.grad_accum - 1:  # all-reduce gradients on the last micro-batch
+                for module in (model, probe) if probe is not None else (model,):
+                    ctx.enter_context(acc.no_sync(module))
             with ctx, acc.autocast():
-                loss, parts = ac_losses(
+                loss, terms = ac_losses(
                     model,
                     z,
                     a,
@@ -437,9 +441,11 @@ def train_ac(cfg: TrainACConfig) -> Path:
                 if probe is not None:
                     loss_probe = (probe(z) - inner_probe.targets(s_env.to(acc.device))).abs().mean()
                     loss = loss + cfg.probe.loss_weight * loss_probe
-                    parts["loss_probe"] = loss_probe.detach()
+                    terms["loss_probe"] = loss_probe.detach()
                 acc.backward(loss / cfg.train.grad_accum)
             step_loss += loss.detach() / cfg.train.grad_accum
+            for k, v in terms.items():
+                parts[k] = parts.get(k, 0.0) + v / cfg.train.grad_accum
         if cfg.optim.grad_clip > 0:
             acc.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
         optimizer.step()
