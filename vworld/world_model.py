@@ -12,7 +12,6 @@ Actions and states go in and come out in the environment's units; normalisation 
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from pathlib import Path
@@ -83,7 +82,6 @@ class WorldModel(nn.Module):
         self.norm = Normalizer(stats)
         self.probe = probe.eval().requires_grad_(False) if probe is not None else None
         self.angle_dims = list(angle_dims or [])
-        self._can_skip_latents = "latents" in inspect.signature(predictor.rollout).parameters
 
     @property
     def state_dims(self) -> list[int] | None:
@@ -164,7 +162,7 @@ class WorldModel(nn.Module):
             self._norm_a(a_context),
             self._norm_a(actions),
             use_cache=use_cache,
-            **({} if latents or not self._can_skip_latents else {"latents": False}),
+            latents=latents,
         )
         return zp, self.norm.unstates(sp)
 

@@ -16,12 +16,13 @@ does not depend on the number of tokens.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
+
+from vworld.models.proprio_predictor import wrap_angles
 
 __all__ = ["CostConfig", "goal_cost", "latent_distance", "make_latent_cost", "state_distance"]
 
@@ -110,11 +111,8 @@ def state_distance(
     """
     sel = s_pred if dims is None else s_pred[..., list(dims)]
     idx = list(range(s_pred.shape[-1])) if dims is None else list(dims)
-    diff = sel - _as_goal(s_goal, sel, "state")
     wrap = [i for i, d in enumerate(idx) if d in set(angle_dims)]
-    if wrap:
-        diff = diff.clone()
-        diff[..., wrap] = torch.remainder(diff[..., wrap] + math.pi, 2.0 * math.pi) - math.pi
+    diff = wrap_angles(sel - _as_goal(s_goal, sel, "state"), wrap)
     return latent_distance(diff, torch.zeros((), device=diff.device), cost_type)
 
 

@@ -215,13 +215,13 @@ def _state_errors(
     estimate: dict[int, float], state: np.ndarray, angle_dims: Any
 ) -> dict[int, float]:
     """``|estimate - true|`` per state dim, angles modulo 2 pi (how far the probe aimed off)."""
-    out = {}
-    for d, v in estimate.items():
-        e = v - float(state[d])
-        if d in set(angle_dims):
-            e = (e + np.pi) % (2 * np.pi) - np.pi
-        out[d] = abs(e)
-    return out
+    from envs.base import wrap_angle
+
+    angles = set(angle_dims)
+    return {
+        d: abs(float(wrap_angle(v - state[d]) if d in angles else v - state[d]))
+        for d, v in estimate.items()
+    }
 
 
 def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict[str, Any]:

@@ -425,6 +425,7 @@ class ActionConditionedPredictor(nn.Module):
         e_ctx: Tensor | None = None,
         use_cache: bool = True,
         state_fn: StateFn | None = None,
+        latents: bool = True,
     ) -> tuple[Tensor, Tensor]:
         """Imagine H steps ahead for N candidate action sequences from a shared context.
 
@@ -443,6 +444,8 @@ class ActionConditionedPredictor(nn.Module):
             use_cache: use the KV-cached path.
             state_fn: ``f(s (N, S), a (N, A)) -> s_next (N, S)`` replacing the learned state
                 head (required when the model has none, e.g. an official checkpoint).
+            latents: accepted for the world-model interface; the states are read from the
+                predicted tokens, so the tokens are always predicted and returned.
 
         Returns:
             ``(z (N, H, Np', D), s (N, H, S))``: predictions of steps Tc+1 .. Tc+H.
