@@ -142,6 +142,37 @@ def test_av1_option(tmp_path):
     assert np.abs(ep.frames.astype(float) - eps[1]["frames"]).mean() < 4.0
 
 
+def _dots(length: int) -> np.ndarray:
+    """A 3-pixel red dot moving over grey: the small coloured object yuv420p smears."""
+    out = np.full((length, 32, 32, 3), 200, np.uint8)
+    for t in range(length):
+        out[t, 10 + t : 13 + t, 7 + 2 * t : 10 + 2 * t] = (220, 30, 25)
+    return out
+
+
+def test_yuv444p_lossless_keeps_small_colours(tmp_path):
+    eps = make_episodes(lengths=(8, 6))
+    for e in eps:
+        e["frames"] = _dots(len(e["frames"]))
+    errs = {}
+    for pix_fmt, crf in (("yuv420p", 18), ("yuv444p", 0)):
+        root = write_v30(tmp_path / pix_fmt, eps, pix_fmt=pix_fmt, crf=crf)
+        info = json.loads((root / "meta/info.json").read_text())
+        assert info["features"][VKEY]["info"]["video.pix_fmt"] == pix_fmt
+        ep = open_lerobot(root).load_episode(1)
+        errs[pix_fmt] = np.abs(ep.frames.astype(int) - eps[1]["frames"]).max()
+    assert errs["yuv444p"] <= 2 < 20 < errs["yuv420p"]
+
+
+def test_pix_fmt_refused(tmp_path):
+    eps = make_episodes(lengths=(4,))
+    with pytest.raises(ValueError, match="pix_fmt 'rgb24'"):
+        write_v30(tmp_path / "a", eps, pix_fmt="rgb24")
+    if "av1" in available_codecs():
+        with pytest.raises(ValueError, match="only with codec 'h264'"):
+            write_v30(tmp_path / "b", eps, codec="av1", pix_fmt="yuv444p")
+
+
 def test_v21_fixture_reads(tmp_path):
     eps = make_episodes(lengths=(7, 9, 8), sim_dim=0)
     root = write_v21(tmp_path / "v21", eps)

@@ -59,6 +59,26 @@ def test_make_goal_restores_start_and_renders_goal(goal_source):
         env.close()
 
 
+def test_scripted_offset_goals_move_the_push_block():
+    # Random offset goals rarely touch the block; the scripted collection policy pushes it.
+    counts = {}
+    for policy in ("random", "scripted"):
+        cfg = PlanConfig(
+            env="vworld/Push-v0", render_size=32, goal_policy=policy, goal_offset_steps=50
+        )
+        env = make_env(cfg)
+        try:
+            starts = [make_goal(env, seed, cfg)[1]["success"] for seed in range(6)]
+            _, _, _, again = make_goal(env, 0, cfg)
+            assert np.array_equal(again, make_goal(env, 0, cfg)[3])  # deterministic
+        finally:
+            env.close()
+        counts[policy] = sum(starts)
+    assert counts["scripted"] < counts["random"]
+    with pytest.raises(ValueError, match="goal_policy must be one of"):
+        PlanConfig(goal_policy="expert").validate()
+
+
 def test_oracle_mpc_reaches_goals(tmp_path):
     cfg = PlanConfig(
         planner="oracle",
@@ -230,7 +250,8 @@ def test_latent_mpc_with_pixel_latents_reaches_goal(tmp_path, monkeypatch):
     )
     res = run_planning(cfg, world_model=wm)
     ep = res["episodes"][0]
-    assert ep["initial_distance"] > 1.0
+    assert ep["initial_distance"] > 1.0 and not ep["start_success"]
+    assert res["num_start_success"] == 0
     assert ep["success"] and ep["final_distance"] < 0.05, ep
 
 

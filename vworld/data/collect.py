@@ -46,6 +46,9 @@ class CollectConfig:
         codec: ``"h264"`` or ``"av1"``.
         crf: the encoder's constant rate factor (lower: larger files, less compression noise;
             simulated frames are small, so a low value costs little).
+        pix_fmt: ``"yuv420p"`` or ``"yuv444p"`` (H.264 only; with ``crf=0``, lossless up to
+            RGB/YUV rounding: use it when small objects' exact pixels matter, e.g. a state
+            probe that must read clean goal images).
         fps: recorded frame rate; from the env's control period when None.
         camera: camera name in the dataset (``observation.images.<camera>``).
         overwrite: replace an existing ``out_dir``.
@@ -67,6 +70,7 @@ class CollectConfig:
     frame_skip: int | None = None
     codec: str = "h264"
     crf: int = 18
+    pix_fmt: str = "yuv420p"
     fps: int | None = None
     camera: str = "top"
     overwrite: bool = False
@@ -182,6 +186,7 @@ def collect(cfg: CollectConfig) -> Path:
             camera=cfg.camera,
             codec=cfg.codec,
             crf=cfg.crf,
+            pix_fmt=cfg.pix_fmt,
             robot_type=cfg.env,
         )
         task = f"{cfg.env}: reach the goal"
