@@ -58,6 +58,10 @@ class WorldModel(nn.Module):
             ``frame_stride * a``) or ``state_diff``.
         probe: optional :class:`StateProbe` (tokens -> state dims) for goal images.
         angle_dims: state indices that are angles wrapped to [-pi, pi).
+        frame_codec: ``{"codec", "pix_fmt", "crf"}`` of the videos it was trained on, or None.
+            Planners pass images from outside (goal renders, camera frames) through it
+            (``vworld.data.lerobot_write.recode_frames``) so the encoder sees the artifacts it
+            was trained on.
     """
 
     def __init__(
@@ -71,8 +75,10 @@ class WorldModel(nn.Module):
         action_mode: str = "sum",
         probe: StateProbe | None = None,
         angle_dims: list[int] | None = None,
+        frame_codec: dict | None = None,
     ):
         super().__init__()
+        self.frame_codec = dict(frame_codec) if frame_codec else None
         self.encoder = encoder.eval().requires_grad_(False)
         self.predictor = predictor.eval().requires_grad_(False)
         self.encoder_grid = tuple(encoder_grid)
@@ -202,5 +208,6 @@ def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu"
         meta.get("action_mode", "sum"),
         probe,
         meta.get("angle_dims", kw.get("angle_dims")),
+        meta.get("frame_codec"),
     )
     return wm.to(device)

@@ -14,7 +14,7 @@ from fixtures.robotlog_data import make_episodes, smooth_frames, write_v21, writ
 
 from vworld.data.episodes import RobotLogError, open_robot_log
 from vworld.data.lerobot_read import open_lerobot
-from vworld.data.lerobot_write import LeRobotWriter, available_codecs
+from vworld.data.lerobot_write import LeRobotWriter, available_codecs, recode_frames
 
 VKEY = "observation.images.top"
 
@@ -162,6 +162,24 @@ def test_yuv444p_lossless_keeps_small_colours(tmp_path):
         ep = open_lerobot(root).load_episode(1)
         errs[pix_fmt] = np.abs(ep.frames.astype(int) - eps[1]["frames"]).max()
     assert errs["yuv444p"] <= 2 < 20 < errs["yuv420p"]
+
+
+def test_recode_frames_reproduces_a_lossless_recording(tmp_path):
+    from vworld.train.train_ac import recording_codec
+
+    eps = make_episodes(lengths=(7,))
+    eps[0]["frames"] = _dots(7)
+    root = write_v30(tmp_path / "ds", eps, pix_fmt="yuv444p", crf=0)
+    log = open_lerobot(root)
+    codec = recording_codec(log)
+    assert codec == {"codec": "h264", "pix_fmt": "yuv444p", "crf": 0}
+    recoded = recode_frames(eps[0]["frames"], **codec)
+    np.testing.assert_array_equal(recoded, log.load_episode(0).frames)
+    assert not np.array_equal(recoded, eps[0]["frames"])  # the RGB/YUV rounding is there
+    lossy = recode_frames(eps[0]["frames"][:2])  # the writer's defaults: yuv420p, crf 18
+    assert np.abs(lossy.astype(int) - eps[0]["frames"][:2]).max() > 20
+    with pytest.raises(ValueError, match="uint8"):
+        recode_frames(eps[0]["frames"][0])
 
 
 def test_pix_fmt_refused(tmp_path):

@@ -59,6 +59,33 @@ def test_make_goal_restores_start_and_renders_goal(goal_source):
         env.close()
 
 
+def test_controller_recodes_images_like_the_training_videos(tiny_world_model):
+    from vworld.data.lerobot_write import recode_frames
+
+    codec = {"codec": "h264", "pix_fmt": "yuv420p", "crf": 18}
+    seen = []
+    encode = tiny_world_model.encode
+
+    def spy(frames):
+        seen.append(frames.clone())
+        return encode(frames)
+
+    tiny_world_model.encode = spy
+    tiny_world_model.frame_codec = codec
+    rng = np.random.default_rng(0)
+    goal = {"pixels": rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), "state": np.zeros(4)}
+    planner = CEM(dataclasses.replace(FAST_CEM, horizon=2, action_dim=2))
+    for match in (True, False):
+        seen.clear()
+        ctl = LatentController(tiny_world_model, planner, CostConfig(), match_recording=match)
+        ctl.reset(goal)
+        ctl.act({"pixels": goal["pixels"], "state": np.zeros(4)})
+        want = recode_frames(goal["pixels"][None], **codec)[0] if match else goal["pixels"]
+        for frames in seen:  # the goal, then the observation
+            np.testing.assert_array_equal(frames[0, 0].permute(1, 2, 0).numpy(), want)
+        assert len(seen) == 2
+
+
 def test_scripted_offset_goals_move_the_push_block():
     # Random offset goals rarely touch the block; the scripted collection policy pushes it.
     counts = {}

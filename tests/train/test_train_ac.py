@@ -56,6 +56,9 @@ def test_loss_falls_and_model_beats_copy_last(reach_log, tiny_encoder, tmp_path)
     wm = load_world_model(out)
     meta = json.loads((out / "world_model.json").read_text())
     assert meta["frame_stride"] == 5
+    # collected with the defaults, so planners can recode goal images the same way
+    assert meta["frame_codec"] == {"codec": "h264", "pix_fmt": "yuv420p", "crf": 18}
+    assert wm.frame_codec == meta["frame_codec"]
     frames = torch.zeros(1, 1, 64, 64, 3, dtype=torch.uint8)
     z = wm.encode(frames)
     s = torch.zeros(1, 1, 4)

@@ -71,6 +71,12 @@ def available_codecs() -> list[str]:
 
 
 PIX_FMTS = ("yuv420p", "yuv444p")
+# speed settings per encoder
+_ENCODER_SPEED = {
+    "libx264": {"preset": "veryfast"},
+    "libsvtav1": {"preset": "12"},
+    "libaom-av1": {"cpu-used": "8"},
+}
 
 
 def _encoder_name(codec: str) -> str:
@@ -82,6 +88,52 @@ def _encoder_name(codec: str) -> str:
         if enc in av.codecs_available:
             return enc
     raise ValueError(f"codec '{codec}': no encoder {_ENCODERS[codec]} in this PyAV build")
+
+
+def recode_frames(
+    frames: np.ndarray, codec: str = "h264", pix_fmt: str = "yuv420p", crf: int = 18
+) -> np.ndarray:
+    """``frames`` as a dataset written with these settings would decode them.
+
+    Each frame is encoded on its own (an intra frame) in memory and decoded again, so an image
+    from outside a dataset (a goal render, a live camera frame) carries the same compression
+    artifacts as the frames a model was trained on. Frames of a lossless recording
+    (``pix_fmt="yuv444p", crf=0``) come back exactly as the dataset holds them; for lossy ones
+    the dataset's inter frames differ a little from an intra frame.
+
+    Args:
+        frames: ``(N, H, W, 3)`` uint8.
+        codec, pix_fmt, crf: as :class:`LeRobotWriter` takes them.
+    Returns:
+        ``(N, H, W, 3)`` uint8.
+    """
+    import io
+
+    import av
+
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError(f"recode_frames: expected (N, H, W, 3) uint8, got {frames.shape}")
+    if pix_fmt not in PIX_FMTS:
+        raise ValueError(f"pix_fmt '{pix_fmt}': expected one of {PIX_FMTS}")
+    encoder = _encoder_name(codec)
+    h, w = frames.shape[1:3]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4") as container:
+        stream = container.add_stream(encoder, rate=1)
+        stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
+        stream.codec_context.gop_size = 1
+        stream.codec_context.max_b_frames = 0
+        stream.options = {"crf": str(crf), **_ENCODER_SPEED.get(encoder, {})}
+        for f in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
+        container.mux(stream.encode())
+    buf.seek(0)
+    with av.open(buf) as container:
+        out = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    if len(out) != len(frames):
+        raise RuntimeError(f"recode_frames: {len(frames)} frames in, {len(out)} decoded")
+    return np.stack(out)
 
 
 def _next_file(chunk: int, file: int, chunks_size: int) -> tuple[int, int]:
@@ -126,12 +178,7 @@ class _VideoFile:
         s.time_base = Fraction(1, fps)
         s.codec_context.gop_size = gop
         s.codec_context.max_b_frames = 0  # decode order == presentation order
-        if encoder == "libx264":
-            s.options = {"crf": str(crf), "preset": "veryfast"}
-        elif encoder == "libsvtav1":
-            s.options = {"crf": str(crf), "preset": "12"}
-        else:
-            s.options = {"crf": str(crf), "cpu-used": "8"}
+        s.options = {"crf": str(crf), **_ENCODER_SPEED.get(encoder, {})}
         self.stream = s
         self.num_frames = 0
         self.bytes = 0  # of packets muxed so far: the file on disk lags behind the muxer

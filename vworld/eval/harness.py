@@ -88,6 +88,8 @@ class PlanConfig:
             of a horizon that moves with it and rarely arrives; ``"all"`` rewards arriving
             early and staying.
         cost: latent cost config.
+        match_recording: pass goal images and observations through the codec of the world
+            model's training videos before encoding them (``LatentController``).
         num_video_episodes: episodes written to the video (first ones).
         out_dir: output folder.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
@@ -116,6 +118,7 @@ class PlanConfig:
     )
     oracle_cost_on: str = "all"
     cost: CostConfig = field(default_factory=CostConfig)
+    match_recording: bool = True
     num_video_episodes: int = 4
     out_dir: str = "outputs/plan"
     device: str = "auto"
@@ -285,6 +288,7 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
             cfg.receding_horizon,
             device,
             cfg.seed,
+            cfg.match_recording,
         )
     elif cfg.planner == "oracle":
         pcfg = _planner_config(cfg, "oracle", action_dim, low, high)

@@ -111,6 +111,12 @@ class LatentController:
         receding_horizon: planned actions executed before replanning.
         device: where the world model lives.
         seed: seeds the planner's generator (reseeded on every ``reset``).
+        match_recording: pass the goal image and observations through the codec of the world
+            model's training videos (its ``frame_codec``, when it has one) before encoding
+            them. An encoder and probe trained on decoded video can react strongly to the
+            codec's small colour shifts: on PointMaze, a probe trained on lossless yuv444p
+            video read positions from clean renders with a median error of 0.054 m, and 0.003 m
+            once they were recoded.
     """
 
     def __init__(
@@ -121,8 +127,11 @@ class LatentController:
         receding_horizon: int = 1,
         device: str | torch.device = "cpu",
         seed: int = 0,
+        match_recording: bool = True,
     ) -> None:
         self.world_model = world_model
+        codec = getattr(world_model, "frame_codec", None)
+        self.frame_codec: dict | None = dict(codec) if codec and match_recording else None
         self.planner = planner
         self.cost = cost
         self.receding_horizon = receding_horizon
@@ -135,6 +144,13 @@ class LatentController:
         self._prev: Tensor | None = None
         self.last_info: dict[str, Any] = {}
 
+    def _encode(self, pixels: np.ndarray) -> Tensor:
+        if self.frame_codec is not None:
+            from vworld.data.lerobot_write import recode_frames
+
+            pixels = recode_frames(np.asarray(pixels)[None], **self.frame_codec)[0]
+        return self.world_model.encode(pixels_to_frames(pixels, self.device))
+
     @torch.no_grad()
     def reset(self, goal_obs: dict[str, np.ndarray], seed: int | None = None) -> None:
         """Encode the goal and forget the previous plan.
@@ -144,7 +160,7 @@ class LatentController:
             seed: reseeds the planner's generator (default: the constructor's seed).
         """
         self._generator.manual_seed(self.seed if seed is None else seed)
-        self._z_goal = self.world_model.encode(pixels_to_frames(goal_obs["pixels"], self.device))
+        self._z_goal = self._encode(goal_obs["pixels"])
         self._s_goal, self._s_dims = self._goal_state(goal_obs)
         self._prev = None
 
@@ -195,7 +211,7 @@ class LatentController:
                 "vworld/eval/mpc.py: LatentController.reset(goal_obs) was not called"
             )
         with torch.no_grad():
-            z_ctx = self.world_model.encode(pixels_to_frames(obs["pixels"], self.device))
+            z_ctx = self._encode(obs["pixels"])
             s_ctx = torch.as_tensor(obs["state"], device=self.device).float()[None, None]
         # A state-only cost needs no predicted latents; world models that can skip them
         # (``rollout(..., latents=False)``) save their latent decoder's time.
