@@ -13,7 +13,7 @@ import pytest
 from fixtures.robotlog_data import make_episodes, smooth_frames, write_v21, write_v30
 
 from vworld.data.episodes import RobotLogError, open_robot_log
-from vworld.data.lerobot_read import open_lerobot
+from vworld.data.lerobot_read import open_lerobot, recording_codec
 from vworld.data.lerobot_write import LeRobotWriter, available_codecs, recode_frames
 
 VKEY = "observation.images.top"
@@ -165,8 +165,6 @@ def test_yuv444p_lossless_keeps_small_colours(tmp_path):
 
 
 def test_recode_frames_reproduces_a_lossless_recording(tmp_path):
-    from vworld.train.train_ac import recording_codec
-
     eps = make_episodes(lengths=(7,))
     eps[0]["frames"] = _dots(7)
     root = write_v30(tmp_path / "ds", eps, pix_fmt="yuv444p", crf=0)

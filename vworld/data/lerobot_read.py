@@ -21,6 +21,7 @@ import json
 import os
 from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -34,8 +35,9 @@ from vworld.data.episodes import (
     aggregate_stats,
     check_finite,
 )
+from vworld.data.lerobot_write import PIX_FMTS
 
-__all__ = ["SUPPORTED_VERSIONS", "LeRobotLog", "open_lerobot"]
+__all__ = ["SUPPORTED_VERSIONS", "LeRobotLog", "open_lerobot", "recording_codec"]
 
 SUPPORTED_VERSIONS = ("v3.0", "v2.1", "v2.0")
 SIM_STATE_KEY = "observation.sim_state"
@@ -424,3 +426,16 @@ def open_lerobot(
             file, the field and, where one is at fault, the episode).
     """
     return LeRobotLog(root, camera, action_key, state_key, video_backend)
+
+
+def recording_codec(robot_log: Any) -> dict | None:
+    """``{"codec", "pix_fmt", "crf"}`` of a log's videos when its ``info.json`` names all three
+    (logs written by ``vworld collect``), else None (raw frames, or unknown settings)."""
+    info, key = getattr(robot_log, "info", None), getattr(robot_log, "video_key", None)
+    if not isinstance(info, dict) or not key:
+        return None
+    video = info.get("features", {}).get(key, {}).get("info", {}) or {}
+    codec, pix_fmt, crf = (video.get(f"video.{k}") for k in ("codec", "pix_fmt", "crf"))
+    if codec not in ("h264", "av1") or pix_fmt not in PIX_FMTS or crf is None:
+        return None
+    return {"codec": codec, "pix_fmt": pix_fmt, "crf": int(crf)}

@@ -79,6 +79,24 @@ _ENCODER_SPEED = {
 }
 
 
+def _check_pix_fmt(pix_fmt: str) -> None:
+    if pix_fmt not in PIX_FMTS:
+        raise ValueError(f"pix_fmt '{pix_fmt}': expected one of {PIX_FMTS}")
+
+
+def _add_stream(
+    container, encoder: str, fps: int, height: int, width: int, pix_fmt: str, gop: int, crf: int
+):
+    """A video stream of ``container`` with vworld's encoder settings (no B-frames: decode
+    order is presentation order)."""
+    s = container.add_stream(encoder, rate=fps)
+    s.width, s.height, s.pix_fmt = width, height, pix_fmt
+    s.codec_context.gop_size = gop
+    s.codec_context.max_b_frames = 0
+    s.options = {"crf": str(crf), **_ENCODER_SPEED.get(encoder, {})}
+    return s
+
+
 def _encoder_name(codec: str) -> str:
     import av
 
@@ -114,17 +132,11 @@ def recode_frames(
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
         raise ValueError(f"recode_frames: expected (N, H, W, 3) uint8, got {frames.shape}")
-    if pix_fmt not in PIX_FMTS:
-        raise ValueError(f"pix_fmt '{pix_fmt}': expected one of {PIX_FMTS}")
-    encoder = _encoder_name(codec)
-    h, w = frames.shape[1:3]
+    _check_pix_fmt(pix_fmt)
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as container:
-        stream = container.add_stream(encoder, rate=1)
-        stream.width, stream.height, stream.pix_fmt = w, h, pix_fmt
-        stream.codec_context.gop_size = 1
-        stream.codec_context.max_b_frames = 0
-        stream.options = {"crf": str(crf), **_ENCODER_SPEED.get(encoder, {})}
+        h, w = frames.shape[1:3]
+        stream = _add_stream(container, _encoder_name(codec), 1, h, w, pix_fmt, gop=1, crf=crf)
         for f in frames:
             container.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
         container.mux(stream.encode())
@@ -173,12 +185,8 @@ class _VideoFile:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.container = av.open(str(path), "w")
-        s = self.container.add_stream(encoder, rate=fps)
-        s.width, s.height, s.pix_fmt = width, height, pix_fmt
+        s = _add_stream(self.container, encoder, fps, height, width, pix_fmt, gop, crf)
         s.time_base = Fraction(1, fps)
-        s.codec_context.gop_size = gop
-        s.codec_context.max_b_frames = 0  # decode order == presentation order
-        s.options = {"crf": str(crf), **_ENCODER_SPEED.get(encoder, {})}
         self.stream = s
         self.num_frames = 0
         self.bytes = 0  # of packets muxed so far: the file on disk lags behind the muxer
@@ -278,8 +286,7 @@ class LeRobotWriter:
         if len(self.action_names) != self.action_dim or len(self.state_names) != self.state_dim:
             raise ValueError("action_names/state_names: lengths must match action_dim/state_dim")
         self.gop, self.crf = int(gop), int(crf)
-        if pix_fmt not in PIX_FMTS:
-            raise ValueError(f"pix_fmt '{pix_fmt}': expected one of {PIX_FMTS}")
+        _check_pix_fmt(pix_fmt)
         if pix_fmt != "yuv420p" and self._encoder != "libx264":
             raise ValueError(
                 f"pix_fmt '{pix_fmt}': only with codec 'h264' (AV1 here is {self._encoder}, 4:2:0)"

@@ -1,7 +1,8 @@
 """Transformer feed-forward network (two Linear layers with GELU), as in ViT and V-JEPA.
 
 Public API: ``MLP(in_features, hidden_features, out_features=None, drop=0.0)``; parameter
-names ``fc1``/``fc2`` match the official V-JEPA checkpoints.
+names ``fc1``/``fc2`` match the official V-JEPA checkpoints. ``mlp_stack`` builds the deeper
+plain MLPs of the small heads (state probe, proprioceptive dynamics and decoder).
 """
 
 from __future__ import annotations
@@ -34,3 +35,17 @@ class MLP(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+def mlp_stack(din: int, hidden: int, dout: int, depth: int) -> nn.Sequential:
+    """``depth`` hidden layers (Linear -> GELU) of width ``hidden``, then Linear to ``dout``.
+
+    ``depth`` must be >= 1; parameters are named ``0.weight``, ``2.weight``, ... in order.
+    """
+    if depth < 1:
+        raise ValueError(f"vworld/layers/mlp.py: depth must be >= 1, got {depth}")
+    layers: list[nn.Module] = []
+    for i in range(depth):
+        layers += [nn.Linear(din if i == 0 else hidden, hidden), nn.GELU()]
+    layers.append(nn.Linear(hidden, dout))
+    return nn.Sequential(*layers)

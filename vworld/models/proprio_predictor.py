@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from vworld.layers.mlp import mlp_stack
 from vworld.models.registry import register_configs
 
 _FILE = "vworld/models/proprio_predictor.py"
@@ -41,14 +42,6 @@ def wrap_angles(x: Tensor, dims: Sequence[int]) -> Tensor:
     x = x.clone()
     x[..., list(dims)] = torch.remainder(x[..., list(dims)] + math.pi, 2.0 * math.pi) - math.pi
     return x
-
-
-def _mlp(din: int, hidden: int, dout: int, depth: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(depth):
-        layers += [nn.Linear(din if i == 0 else hidden, hidden), nn.GELU()]
-    layers.append(nn.Linear(hidden, dout))
-    return nn.Sequential(*layers)
 
 
 class ProprioLatentPredictor(nn.Module):
@@ -98,8 +91,10 @@ class ProprioLatentPredictor(nn.Module):
             "frequencies", torch.tensor([float(f) for f in frequencies]), persistent=False
         )
         feat = state_dim * (1 + 2 * len(frequencies))
-        self.dynamics = _mlp(feat + action_dim, dynamics_dim, state_dim, dynamics_depth)
-        self.decoder = _mlp(feat, predictor_embed_dim, self.num_frame_tokens * embed_dim, depth)
+        self.dynamics = mlp_stack(feat + action_dim, dynamics_dim, state_dim, dynamics_depth)
+        self.decoder = mlp_stack(
+            feat, predictor_embed_dim, self.num_frame_tokens * embed_dim, depth
+        )
         with torch.no_grad():  # start as "state unchanged"
             self.dynamics[-1].weight.zero_()
             self.dynamics[-1].bias.zero_()

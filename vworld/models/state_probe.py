@@ -21,6 +21,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from vworld.layers.mlp import mlp_stack
+
 __all__ = ["StateProbe"]
 
 _FILE = "vworld/models/state_probe.py"
@@ -57,18 +59,12 @@ class StateProbe(nn.Module):
                 f"{_FILE}: dims {dims} / angle_dims {list(angle_dims)} must be distinct indices "
                 f"in [0, {state_dim})"
             )
-        if depth < 1:
-            raise ValueError(f"{_FILE}: depth must be >= 1, got {depth}")
         self.num_tokens, self.embed_dim, self.state_dim = num_tokens, embed_dim, state_dim
         self.dims = dims
         self.is_angle = [d in {int(a) for a in angle_dims} for d in dims]
         n_in = num_tokens * embed_dim
         n_out = sum(2 if a else 1 for a in self.is_angle)
-        layers: list[nn.Module] = []
-        for i in range(depth):
-            layers += [nn.Linear(n_in if i == 0 else hidden, hidden), nn.GELU()]
-        layers.append(nn.Linear(hidden, n_out))
-        self.mlp = nn.Sequential(*layers)
+        self.mlp = mlp_stack(n_in, hidden, n_out, depth)
         # Input and target statistics, saved with the weights (set_stats before training).
         self.register_buffer("z_mean", torch.zeros(n_in))
         self.register_buffer("z_std", torch.ones(n_in))

@@ -24,7 +24,6 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +31,7 @@ from torch import Tensor, nn
 
 from vworld.config import MISSING, save_config
 from vworld.data.episodes import open_robot_log
-from vworld.data.lerobot_write import PIX_FMTS
+from vworld.data.lerobot_read import recording_codec
 from vworld.encoders import export_encoder, load_encoder
 from vworld.models.ac_predictor import build_ac_predictor
 from vworld.models.proprio_predictor import PROPRIO_CONFIGS, wrap_angles
@@ -507,19 +506,6 @@ def train_ac(cfg: TrainACConfig) -> Path:
     return out_dir
 
 
-def recording_codec(robot_log: Any) -> dict | None:
-    """``{"codec", "pix_fmt", "crf"}`` of a log's videos when its ``info.json`` names all three
-    (logs written by ``vworld collect``), else None (raw frames, or unknown settings)."""
-    info, key = getattr(robot_log, "info", None), getattr(robot_log, "video_key", None)
-    if not isinstance(info, dict) or not key:
-        return None
-    video = info.get("features", {}).get(key, {}).get("info", {}) or {}
-    codec, pix_fmt, crf = (video.get(f"video.{k}") for k in ("codec", "pix_fmt", "crf"))
-    if codec not in ("h264", "av1") or pix_fmt not in PIX_FMTS or crf is None:
-        return None
-    return {"codec": codec, "pix_fmt": pix_fmt, "crf": int(crf)}
-
-
 def _export_world_model(
     out_dir: Path,
     encoder: nn.Module,
@@ -534,8 +520,8 @@ def _export_world_model(
 ) -> None:
     """A self-contained world model: encoder, predictor (and probe) weights, ``world_model.json``.
 
-    ``frame_codec`` (see :func:`recording_codec`) lets planners pass outside images through the
-    training videos' codec before encoding them."""
+    ``frame_codec`` (``vworld.data.lerobot_read.recording_codec``) lets planners pass outside
+    images through the training videos' codec before encoding them."""
     from safetensors.torch import save_file
 
     src = Path(cfg.encoder)
