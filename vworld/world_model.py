@@ -6,7 +6,7 @@ TD-MPC2: ``encode(frames) -> z``, ``predict(z, actions, states) -> (z_next, s_ne
 ``rollout(z_context, s_context, actions) -> (z, s)`` for H steps, batched over hundreds of
 candidate action sequences, with the context's keys and values cached so each imagined step
 costs only its own tokens, and, when ``train-ac`` trained a state probe,
-``infer_state(z) -> s`` (the state dims a frame shows, e.g. a goal image's joint angles).
+``read_state(frames) -> s`` (the state dims a frame shows, e.g. a goal image's joint angles).
 Actions and states go in and come out in the environment's units; normalisation is inside.
 """
 
@@ -57,6 +57,10 @@ class WorldModel(nn.Module):
         action_mode: ``sum`` (a planned action held for ``frame_stride`` steps sums to
             ``frame_stride * a``) or ``state_diff``.
         probe: optional :class:`StateProbe` (tokens -> state dims) for goal images.
+        probe_grid: the token grid the probe reads (default: the predictor's).
+        sim_state_dims: the sim-state columns appended to the robot's state in training
+            (``train-ac data.sim_state_dims``); the state's last ``len(sim_state_dims)``
+            entries (:attr:`image_state_dims`) are then read from images by the probe.
         angle_dims: state indices that are angles wrapped to [-pi, pi).
         frame_codec: ``{"codec", "pix_fmt", "crf"}`` of the videos it was trained on, or None.
             Planners pass images from outside (goal renders, camera frames) through it
@@ -76,6 +80,8 @@ class WorldModel(nn.Module):
         probe: StateProbe | None = None,
         angle_dims: list[int] | None = None,
         frame_codec: dict | None = None,
+        probe_grid: tuple[int, int] | None = None,
+        sim_state_dims: list[int] | None = None,
     ):
         super().__init__()
         self.frame_codec = dict(frame_codec) if frame_codec else None
@@ -87,7 +93,17 @@ class WorldModel(nn.Module):
         self.action_mode = action_mode
         self.norm = Normalizer(stats)
         self.probe = probe.eval().requires_grad_(False) if probe is not None else None
+        self.probe_grid = tuple(probe_grid) if probe_grid else self.pool_grid or self.encoder_grid
         self.angle_dims = list(angle_dims or [])
+        self.sim_state_dims = list(sim_state_dims or [])
+        k, s_dim = len(self.sim_state_dims), len(stats["state_mean"])
+        self.image_state_dims = list(range(s_dim - k, s_dim))
+        missing = [d for d in self.image_state_dims if d not in (self.state_dims or [])]
+        if missing:
+            raise ValueError(
+                f"vworld/world_model.py: state dims {missing} come from images but the probe "
+                f"does not estimate them (probe dims: {self.state_dims})"
+            )
 
     @property
     def state_dims(self) -> list[int] | None:
@@ -95,8 +111,26 @@ class WorldModel(nn.Module):
         return None if self.probe is None else list(self.probe.dims)
 
     @torch.no_grad()
+    def observed_state(self, frames: Tensor, proprio: Tensor) -> Tensor:
+        """The model's state ``(B, T, S)`` of observations: the robot's ``proprio (B, T, S0)``,
+        followed by the :attr:`image_state_dims` the probe reads from ``frames`` (none for
+        world models trained on the robot's state alone)."""
+        if not self.image_state_dims:
+            return proprio
+        est = self.read_state(frames)  # (B, T, K)
+        cols = [self.probe.dims.index(d) for d in self.image_state_dims]
+        return torch.cat([proprio.to(est), est[..., cols]], -1)
+
+    @torch.no_grad()
+    def read_state(self, frames: Tensor) -> Tensor:
+        """Estimated state dims ``(B, T, K)`` of uint8 frames ``(B, T, H, W, 3)``: the probe
+        reads their tokens at its own grid (:attr:`probe_grid`)."""
+        return self.infer_state(self.encode(frames, grid=self.probe_grid))
+
+    @torch.no_grad()
     def infer_state(self, z: Tensor) -> Tensor:
-        """Estimated state dims ``(..., K)`` of frames with tokens ``z (..., Np, D)``.
+        """Estimated state dims ``(..., K)`` of frames with tokens ``z (..., Np, D)`` at
+        :attr:`probe_grid`.
 
         Raises:
             RuntimeError: the world model has no probe (train-ac ran with probe.enabled=false).
@@ -118,13 +152,16 @@ class WorldModel(nn.Module):
         return self.norm.actions(a)
 
     @torch.no_grad()
-    def encode(self, frames: Tensor) -> Tensor:
-        """uint8 frames ``(B, T, H, W, 3)`` or ``(B, T, 3, H, W)`` -> ``z (B, T, Np, D)``."""
+    def encode(self, frames: Tensor, grid: tuple[int, int] | None = None) -> Tensor:
+        """uint8 frames ``(B, T, H, W, 3)`` or ``(B, T, 3, H, W)`` -> ``z (B, T, Np, D)``.
+
+        ``grid``: pool the tokens to this grid (default: the predictor's, ``pool_grid``).
+        """
         if frames.dim() != 5:
             raise ValueError(f"encode expects (B, T, H, W, 3) frames, got {tuple(frames.shape)}")
         b, t = frames.shape[:2]
         z = encode_frames(self.encoder, frames.reshape(b * t, *frames.shape[2:]).to(self.device))
-        z = pool_tokens(z, self.encoder_grid, self.pool_grid)  # (B*T, Np', D)
+        z = pool_tokens(z, self.encoder_grid, grid or self.pool_grid)  # (B*T, Np', D)
         return z.reshape(b, t, *z.shape[1:])
 
     def predict(self, z: Tensor, actions: Tensor, states: Tensor) -> tuple[Tensor, Tensor]:
@@ -194,9 +231,11 @@ def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu"
     kw["grid"] = tuple(kw["grid"])
     predictor = build_ac_predictor(meta["predictor"]["name"], **kw)
     predictor.load_state_dict(load_file(str(run / "predictor.safetensors")))
-    probe = None
+    probe, probe_grid = None, None
     if meta.get("probe"):
         probe = StateProbe(**meta["probe"]["kwargs"])
+        # world models exported before the probe had its own grid read the predictor's tokens
+        probe_grid = tuple(meta["probe"]["grid"]) if meta["probe"].get("grid") else None
         probe.load_state_dict(load_file(str(run / meta["probe"]["weights"])))
     wm = WorldModel(
         encoder,
@@ -209,5 +248,7 @@ def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu"
         probe,
         meta.get("angle_dims", kw.get("angle_dims")),
         meta.get("frame_codec"),
+        probe_grid,
+        meta.get("sim_state_dims"),
     )
     return wm.to(device)

@@ -58,3 +58,35 @@ def test_collect_refuses_existing_out_dir(collected):
         collect(CollectConfig(episodes=1, steps=2, workers=0, out_dir=str(root)))
     with pytest.raises(ValueError, match="out_dir"):
         collect(CollectConfig(episodes=1, steps=2, workers=0))
+
+
+def test_policies_taken_in_turn_by_episode(tmp_path):
+    """policy="scripted,smooth": even episodes replay the scripted policy, odd ones the smooth
+    noise, each from its own episode seed; an unknown name fails before any worker starts."""
+    cfg = CollectConfig(
+        env="vworld/PointMaze-v0",
+        episodes=3,
+        steps=8,
+        workers=0,
+        policy="scripted, smooth",
+        out_dir=str(tmp_path / "mix"),
+    )
+    log = open_robot_log(collect(cfg))
+    env = make_env(cfg.env, cfg.render_size, cfg.frame_skip, cfg.steps)
+    try:
+        for e, name in enumerate(["scripted", "smooth", "scripted"]):
+            ref = run_episode(env, envs.make_policy(name, env), cfg.seed, e, cfg.steps)
+            np.testing.assert_array_equal(log.load_episode(e, frames=False).actions, ref["actions"])
+    finally:
+        env.close()
+    bad = CollectConfig(
+        episodes=1, steps=2, workers=2, policy="smooth,nope", out_dir=str(tmp_path / "b")
+    )
+    with pytest.raises(ValueError, match="unknown policy 'nope'"):
+        collect(bad)
+    with pytest.raises(ValueError, match="empty policy name"):
+        collect(
+            CollectConfig(
+                episodes=1, steps=2, workers=0, policy="smooth,", out_dir=str(tmp_path / "c")
+            )
+        )

@@ -15,7 +15,7 @@ class TinyWorldModel(torch.nn.Module):
     residual map of the actions. Enough to exercise shapes, costs and the control loop."""
 
     action_block = 5
-    state_dims: ClassVar[list[int]] = [0, 1]  # what infer_state estimates
+    state_dims: ClassVar[list[int]] = [0, 1]  # what read_state estimates
     angle_dims: ClassVar[list[int]] = [0]
 
     def __init__(self, action_dim: int = 2, state_dim: int = 4) -> None:
@@ -30,9 +30,12 @@ class TinyWorldModel(torch.nn.Module):
         x = F.adaptive_avg_pool2d(x, 4)  # (B*T, C, 4, 4)
         return x.flatten(2).transpose(1, 2).reshape(b, t, 16, c)  # (B, T, tokens, C)
 
-    def infer_state(self, z: Tensor) -> Tensor:
-        """A stand-in state probe: two fixed token averages, ``(..., 2)``."""
-        return torch.stack([z[..., :8, 0].mean(-1), z[..., 8:, 1].mean(-1)], -1)
+    def read_state(self, frames: Tensor) -> Tensor:
+        """A stand-in state probe: two fixed averages of the 2x2-pooled pixels, ``(B, T, 2)``
+        (another grid than ``encode``'s, as a real probe may read)."""
+        b, t, c, h, w = frames.shape
+        x = F.adaptive_avg_pool2d(frames.reshape(b * t, c, h, w).float() / 255.0, 2)
+        return torch.stack([x[:, 0, 0].mean(-1), x[:, 1, 1].mean(-1)], -1).reshape(b, t, 2)
 
     def rollout(
         self, z_context: Tensor, s_context: Tensor, actions: Tensor, latents: bool = True

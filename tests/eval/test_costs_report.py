@@ -49,6 +49,25 @@ def test_state_distance_wraps_angles_and_selects_dims():
     assert unwrapped[0, 0].item() == pytest.approx(6.2 / 2, abs=1e-5)
 
 
+def test_state_scales_weigh_dims_in_their_own_units():
+    """Push's block: 0.03 m of position and 0.2 rad of yaw count the same once scaled, and a
+    scaled angle is wrapped before it is divided."""
+    s_pred = torch.tensor([[[0.03, 0.0, 0.0]], [[0.0, 0.0, 0.2 + 2 * math.pi]]])  # (2, 1, 3)
+    goal = torch.zeros(3)
+    d = state_distance(s_pred, goal, [0, 1, 2], angle_dims=[2], scales=[0.03, 0.03, 0.2])
+    assert d[0, 0].item() == pytest.approx(1 / 3, abs=1e-5)
+    assert d[1, 0].item() == pytest.approx(1 / 3, abs=1e-4)
+    cfg = CostConfig(latent_weight=0.0, state_weight=1.0, state_dims=[0, 1, 2])
+    cfg.state_scales = [0.03, 0.03, 0.2]
+    cfg.validate()
+    cost = goal_cost(None, torch.zeros(1), cfg, s_pred, goal, [0, 1, 2], angle_dims=[2])
+    assert cost.tolist() == pytest.approx([1 / 3, 1 / 3], abs=1e-4)
+    with pytest.raises(ValueError, match="one scale per compared dim"):
+        CostConfig(state_weight=1.0, state_dims=[0, 1], state_scales=[1.0]).validate()
+    with pytest.raises(ValueError, match="state_scales must be > 0"):
+        CostConfig(state_weight=1.0, state_dims=[0], state_scales=[0.0]).validate()
+
+
 def test_goal_cost_state_only_with_dims():
     pred = torch.zeros(2, 3, 4, 5)
     s_pred = torch.zeros(2, 3, 4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -330,7 +331,7 @@ def test_goal_state_from_the_probe_given_or_refused(tiny_world_model, tmp_path):
     ctl = LatentController(tiny_world_model, planner, probe_cost)
     ctl.reset(goal_obs)
     frames = torch.from_numpy(goal_obs["pixels"]).permute(2, 0, 1)[None, None]
-    expected = tiny_world_model.infer_state(tiny_world_model.encode(frames)).reshape(-1)
+    expected = tiny_world_model.read_state(frames).reshape(-1)
     est = ctl.goal_state_estimate
     assert list(est) == [0, 1] and est[0] == pytest.approx(float(expected[0]))
     assert ctl.act(obs).shape == (1, 2)
@@ -374,3 +375,33 @@ def test_goal_state_from_the_probe_given_or_refused(tiny_world_model, tmp_path):
     assert set(saved["goal_state_error_median"]) == {"0", "1"}
     assert all(set(e["goal_state_error"]) == {"0", "1"} for e in saved["episodes"])
     assert res["episodes"][0]["goal_state_estimate"].keys() == {0, 1}
+
+
+def test_controller_reads_object_state_from_each_image(tiny_world_model):
+    """A world model whose state goes on past the robot's (``train-ac data.sim_state_dims``)
+    gets the robot's sensed state followed by what its probe reads from the observed image;
+    the simulator's state never reaches it."""
+    seen = []
+
+    class WithObject(type(tiny_world_model)):
+        image_state_dims: ClassVar[list[int]] = [4]
+
+        def observed_state(self, frames, proprio):
+            return torch.cat([proprio, self.read_state(frames)[..., 1:]], -1)
+
+        def rollout(self, z_context, s_context, actions, latents=True):
+            seen.append(s_context.clone())
+            return super().rollout(z_context, s_context[..., :4], actions, latents)
+
+    wm = WithObject()
+    env = make_env(PlanConfig())
+    obs, _, goal_obs, _ = make_goal(env, 0, PlanConfig())
+    env.close()
+    cost = CostConfig(cost_on="all", latent_weight=1.0)
+    ctl = LatentController(wm, CEM(dataclasses.replace(FAST_CEM, horizon=2, action_dim=2)), cost)
+    ctl.reset(goal_obs)
+    ctl.act(obs)
+    frames = torch.from_numpy(obs["pixels"]).permute(2, 0, 1)[None, None]
+    want = torch.cat([torch.as_tensor(obs["state"]).float(), wm.read_state(frames)[0, 0, 1:]])
+    assert seen and seen[0].shape == (1, 1, 5)
+    torch.testing.assert_close(seen[0][0, 0], want)

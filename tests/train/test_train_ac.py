@@ -140,6 +140,7 @@ def test_proprio_model_learns_action_dependent_latents(reach_log, tiny_encoder, 
         tmp_path / "wm",
         "model.name=proprio_test",
         "model.predictor_embed_dim=64",
+        "data.pool_grid=[4,4]",
         "train.steps=300",
         "train.val_every=100",
         "optim.lr=3e-3",
@@ -164,7 +165,11 @@ def test_proprio_model_learns_action_dependent_latents(reach_log, tiny_encoder, 
     assert s_r[..., 0].abs().max() <= torch.pi + 1e-5  # the shoulder angle stays wrapped
     # the recipe's state probe reads both joint angles from a frame
     assert (out / "probe.safetensors").is_file() and wm.state_dims == [0, 1]
-    assert wm.infer_state(z).shape == (1, 1, 2)
+    # it reads the encoder's unpooled tokens while the predictor works on 4x4 pooled ones
+    assert meta["probe"]["grid"] == meta["encoder_grid"] == list(wm.probe_grid) == [8, 8]
+    assert meta["pool_grid"] == [4, 4]
+    assert meta["probe"]["kwargs"]["num_tokens"] == wm.probe_grid[0] * wm.probe_grid[1]
+    assert wm.read_state(torch.zeros(1, 1, 64, 64, 3, dtype=torch.uint8)).shape == (1, 1, 2)
     assert vals[-1]["val_probe_mae_s1"] < vals[0]["val_probe_mae_s1"], vals
     # a checkpoint with a probe does not resume into a run without one
     cfg.probe.enabled = False
@@ -196,3 +201,104 @@ def test_grad_accum_matches_one_big_batch_with_the_probe(reach_log, tiny_encoder
     for a, b in zip(runs[1], runs[2]):
         for key in ("loss", "loss_tf", "loss_state", "loss_probe"):
             assert a[key] == pytest.approx(b[key], rel=1e-4, abs=1e-6), (key, a, b)
+
+
+def test_encode_log_keeps_probe_tokens_at_their_own_grid(reach_log, tiny_encoder, tmp_path):
+    """One encoding pass gives the predictor 4x4 pooled tokens of every frame and the probe
+    the unpooled 8x8 ones of every 3rd frame; both come back from the cache unchanged, and
+    asking for other probe frames re-encodes into a new cache file."""
+    from vworld.data.episodes import open_robot_log
+    from vworld.encoders import encode_frames, load_encoder
+    from vworld.models.ac_predictor import pool_tokens
+    from vworld.train.features import encode_log
+
+    enc = load_encoder(tiny_encoder)
+    log_ = open_robot_log(reach_log)
+    kw = {"probe_grid": (8, 8), "probe_every": 3, "show_progress": False}
+    eps = encode_log(enc, log_, (8, 8), (4, 4), tmp_path, **kw)
+    ep = log_.load_episode(1, frames=True)
+    full = encode_frames(enc, torch.from_numpy(ep.frames)).half()
+    assert eps[1].z.shape == (len(ep.frames), 16, enc.embed_dim)
+    torch.testing.assert_close(eps[1].z_probe, full[::3])
+    torch.testing.assert_close(
+        pool_tokens(eps[1].z_probe.float(), (8, 8), (4, 4)),
+        eps[1].z[::3].float(),
+        atol=2e-3,
+        rtol=0,
+    )
+    again = encode_log(enc, log_, (8, 8), (4, 4), tmp_path, **kw)
+    assert torch.equal(again[1].z_probe, eps[1].z_probe)
+    encode_log(enc, log_, (8, 8), (4, 4), tmp_path, **{**kw, "probe_every": 2})
+    assert len(list(tmp_path.glob("features-*.pt"))) == 2
+    with pytest.raises(ValueError, match="probe_every"):
+        encode_log(enc, log_, (8, 8), (4, 4), None, probe_grid=(8, 8), probe_every=0)
+
+
+def test_object_state_from_the_sim_state_and_read_back_by_the_probe(tiny_encoder, tmp_path):
+    """configs/ac/tiny-push.yaml: the block's pose (sim-state columns 2-4) extends the pusher's
+    state in training; the exported world model says which state dims come from images, and
+    builds an observation's state from the sensed pusher state and the probe's reading."""
+    import numpy as np
+
+    from vworld.data.collect import CollectConfig, collect
+    from vworld.data.episodes import open_robot_log
+
+    log_dir = collect(
+        load_config(
+            CollectConfig,
+            overrides=[
+                "env=vworld/Push-v0",
+                f"out_dir={tmp_path / 'push'}",
+                "episodes=6",
+                "steps=40",
+                "workers=0",
+                "policy=scripted",
+            ],
+        )
+    )
+    extra = (
+        "model.name=proprio_test",
+        "train.steps=20",
+        "train.val_every=20",
+        "data.pool_grid=[4,4]",
+    )
+    cfg = _cfg(log_dir, tiny_encoder, tmp_path / "wm", *extra, recipe="configs/ac/tiny-push.yaml")
+    out = train_ac(cfg)
+    meta = json.loads((out / "world_model.json").read_text())
+    assert meta["sim_state_dims"] == [2, 3, 4] and meta["predictor"]["kwargs"]["state_dim"] == 7
+    assert meta["angle_dims"] == [6] and meta["probe"]["kwargs"]["dims"] == [0, 1, 4, 5, 6]
+    # the normaliser saw the block's true positions (not zeros): its std is the block's spread
+    ep = open_robot_log(log_dir).load_episode(0, frames=True)
+    assert 0.0 < meta["stats"]["state_std"][4] < 1.0 and meta["stats"]["state_std"][6] == 1.0
+    wm = load_world_model(out)
+    assert wm.image_state_dims == [4, 5, 6]
+    frames = torch.from_numpy(ep.frames[:1])[None]  # (1, 1, H, W, 3)
+    proprio = torch.tensor(ep.states[:1])[None]  # (1, 1, 4): the pusher
+    s = wm.observed_state(frames, proprio)
+    assert s.shape == (1, 1, 7)
+    torch.testing.assert_close(s[..., :4], proprio)
+    torch.testing.assert_close(s[..., 4:], wm.read_state(frames)[..., 2:])
+    assert np.isfinite(s.numpy()).all()
+
+    def refused(*more: str) -> str:
+        with pytest.raises(ValueError) as e:
+            train_ac(
+                _cfg(
+                    log_dir,
+                    tiny_encoder,
+                    tmp_path / "bad",
+                    *extra,
+                    *more,
+                    recipe="configs/ac/tiny-push.yaml",
+                )
+            )
+        return str(e.value)
+
+    assert "probe.dims covering them" in refused("probe.dims=[0,1]")
+    assert "observation.sim_state of width" in refused("data.sim_state_dims=[2,99]")
+    with pytest.raises(ValueError, match="action_mode=sum"):
+        load_config(
+            TrainACConfig,
+            "configs/ac/tiny-push.yaml",
+            ["encoder=e", "data.path=p", "out_dir=o", "data.action_mode=state_diff"],
+        ).validate()

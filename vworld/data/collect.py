@@ -37,7 +37,10 @@ class CollectConfig:
         env: Gymnasium id of the env (``import envs`` registers ``vworld/*``).
         episodes: number of episodes.
         steps: frames (and actions) per episode.
-        policy: ``"random"``, ``"smooth"`` or ``"scripted"`` (``envs.policies.make_policy``).
+        policy: ``"random"``, ``"smooth"`` or ``"scripted"`` (``envs.policies.make_policy``),
+            or several, comma-separated, taken in turn by episode (``"scripted,smooth"``:
+            even episodes scripted, odd ones smooth noise; goal-directed data crosses the
+            PointMaze door, noise presses the ball against the walls where random goals lie).
         workers: worker processes; 0 runs the episodes in this process.
         seed: base seed; episode ``e`` uses ``SeedSequence([seed, e])``.
         out_dir: the dataset folder to create.
@@ -135,12 +138,22 @@ def _worker_init(cfg: dict) -> None:
     from envs.policies import make_policy
 
     env = make_env(cfg["env"], cfg["render_size"], cfg["frame_skip"], cfg["steps"])
-    _WORKER.update(cfg=cfg, env=env, policy=make_policy(cfg["policy"], env))
+    policies = [make_policy(name, env) for name in policy_names(cfg["policy"])]
+    _WORKER.update(cfg=cfg, env=env, policies=policies)
+
+
+def policy_names(policy: str) -> list[str]:
+    """The policies of a ``CollectConfig.policy`` string, in the order episodes take them."""
+    names = [p.strip() for p in str(policy).split(",")]
+    if not all(names):
+        raise ValueError(f"CollectConfig.policy: {policy!r} has an empty policy name")
+    return names
 
 
 def _worker_episode(episode: int) -> dict[str, Any]:
-    cfg = _WORKER["cfg"]
-    return run_episode(_WORKER["env"], _WORKER["policy"], cfg["seed"], episode, cfg["steps"])
+    cfg, policies = _WORKER["cfg"], _WORKER["policies"]
+    policy = policies[episode % len(policies)]
+    return run_episode(_WORKER["env"], policy, cfg["seed"], episode, cfg["steps"])
 
 
 def collect(cfg: CollectConfig) -> Path:
@@ -172,6 +185,10 @@ def collect(cfg: CollectConfig) -> Path:
     bar = tqdm(total=cfg.episodes, desc=f"collect {cfg.env}", unit="ep")
     try:
         probe = make_env(cfg.env, cfg.render_size, cfg.frame_skip, cfg.steps)
+        from envs.policies import make_policy
+
+        for name in policy_names(cfg.policy):  # unknown names fail here, not in a worker
+            make_policy(name, probe)
         fps = cfg.fps or env_fps(probe)
         sim_dim = len(probe.unwrapped.get_state())
         act_dim = int(np.prod(probe.action_space.shape))

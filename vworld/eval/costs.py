@@ -43,6 +43,9 @@ class CostConfig:
         goal_state: where the goal's proprioception comes from: ``"probe"`` (the world
             model's state probe applied to the goal image) or ``"given"`` (the env's).
         state_dims: state dims the term compares (default: all the probe's dims, or all).
+        state_scales: one scale per compared dim: each difference is divided by it before
+            the distance, so dims in different units weigh alike (e.g. a task's success
+            tolerances: Push's block position 0.03 m and yaw 0.2 rad). Default: 1 for all.
     """
 
     cost_type: str = "l1"
@@ -51,6 +54,7 @@ class CostConfig:
     state_weight: float = 0.0
     goal_state: str = "probe"
     state_dims: list[int] | None = None
+    state_scales: list[float] | None = None
 
     def validate(self) -> None:
         if self.cost_type not in COST_TYPES:
@@ -71,6 +75,17 @@ class CostConfig:
             raise ValueError(
                 "vworld/eval/costs.py: cost.latent_weight and cost.state_weight are both 0"
             )
+        if self.state_scales is not None:
+            if any(float(v) <= 0 for v in self.state_scales):
+                raise ValueError(
+                    f"vworld/eval/costs.py: cost.state_scales must be > 0, got {self.state_scales}"
+                )
+            if self.state_dims is None or len(self.state_dims) != len(self.state_scales):
+                raise ValueError(
+                    "vworld/eval/costs.py: cost.state_scales needs cost.state_dims of the same "
+                    f"length (one scale per compared dim), got {self.state_scales} for dims "
+                    f"{self.state_dims}"
+                )
         if self.goal_state not in GOAL_STATES:
             raise ValueError(
                 f"vworld/eval/costs.py: cost.goal_state must be one of {GOAL_STATES}, "
@@ -102,17 +117,21 @@ def state_distance(
     dims: Sequence[int] | None = None,
     angle_dims: Sequence[int] = (),
     cost_type: str = "l1",
+    scales: Sequence[float] | None = None,
 ) -> Tensor:
     """Per-step distance ``(N, H)`` between predicted states ``(N, H, S)`` and a goal.
 
     Args:
         s_goal: ``(K,)`` goal values of the state dims ``dims`` (all ``S`` dims when None).
         angle_dims: state indices compared modulo 2 pi.
+        scales: ``(K,)`` divisors of the differences (angles after wrapping).
     """
     sel = s_pred if dims is None else s_pred[..., list(dims)]
     idx = list(range(s_pred.shape[-1])) if dims is None else list(dims)
     wrap = [i for i, d in enumerate(idx) if d in set(angle_dims)]
     diff = wrap_angles(sel - _as_goal(s_goal, sel, "state"), wrap)
+    if scales is not None:
+        diff = diff / torch.as_tensor(scales, dtype=diff.dtype, device=diff.device)
     return latent_distance(diff, torch.zeros((), device=diff.device), cost_type)
 
 
@@ -165,7 +184,10 @@ def goal_cost(
         if s_pred is None:
             raise ValueError("vworld/eval/costs.py: state_weight > 0 needs predicted states s_pred")
         terms.append(
-            cfg.state_weight * state_distance(s_pred, s_goal, state_dims, angle_dims, cfg.cost_type)
+            cfg.state_weight
+            * state_distance(
+                s_pred, s_goal, state_dims, angle_dims, cfg.cost_type, cfg.state_scales
+            )
         )
     if not terms:
         raise ValueError(

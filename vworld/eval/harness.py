@@ -303,6 +303,11 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
     else:
         controller = RandomController(action_dim, low, high, cfg.receding_horizon, cfg.seed)
 
+    # World models trained with ``data.sim_state_dims`` predict those sim-state columns after
+    # the robot's state; the true goal's are appended to the goal's state for the probe's
+    # error report and for ``goal_state=given`` (the controller reads the current ones from
+    # images, never from the simulator).
+    sim_dims = list(getattr(world_model, "sim_state_dims", None) or [])
     threshold = getattr(goal_api(env), "success_threshold", None)
     episodes: list[dict[str, Any]] = []
     all_distances: list[list[float]] = []
@@ -312,7 +317,9 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
     try:
         for i in bar:
             seed = cfg.seed + i
-            obs, info, goal_obs, _ = make_goal(env, seed, cfg)
+            obs, info, goal_obs, goal_sim = make_goal(env, seed, cfg)
+            if sim_dims:  # the world model's state goes on with sim-state columns
+                goal_obs["state"] = np.concatenate([goal_obs["state"], goal_sim[sim_dims]])
             controller.reset(goal_obs, seed=seed)
             record = i < cfg.num_video_episodes
             res = run_episode(

@@ -144,12 +144,13 @@ class LatentController:
         self._prev: Tensor | None = None
         self.last_info: dict[str, Any] = {}
 
-    def _encode(self, pixels: np.ndarray) -> Tensor:
+    def _frames(self, pixels: np.ndarray) -> Tensor:
+        """An image as the world model's input ``(1, 1, 3, H, W)``, recoded when asked."""
         if self.frame_codec is not None:
             from vworld.data.lerobot_write import recode_frames
 
             pixels = recode_frames(np.asarray(pixels)[None], **self.frame_codec)[0]
-        return self.world_model.encode(pixels_to_frames(pixels, self.device))
+        return pixels_to_frames(pixels, self.device)
 
     @torch.no_grad()
     def reset(self, goal_obs: dict[str, np.ndarray], seed: int | None = None) -> None:
@@ -160,8 +161,9 @@ class LatentController:
             seed: reseeds the planner's generator (default: the constructor's seed).
         """
         self._generator.manual_seed(self.seed if seed is None else seed)
-        self._z_goal = self._encode(goal_obs["pixels"])
-        self._s_goal, self._s_dims = self._goal_state(goal_obs)
+        goal_frames = self._frames(goal_obs["pixels"])
+        self._z_goal = self.world_model.encode(goal_frames)
+        self._s_goal, self._s_dims = self._goal_state(goal_obs, goal_frames)
         self._prev = None
 
     @property
@@ -172,7 +174,7 @@ class LatentController:
         return dict(zip(self._s_dims, self._s_goal.tolist()))
 
     def _goal_state(
-        self, goal_obs: dict[str, np.ndarray]
+        self, goal_obs: dict[str, np.ndarray], goal_frames: Tensor
     ) -> tuple[Tensor | None, list[int] | None]:
         """The goal's values of the compared state dims, and those dims (None: no state term)."""
         cost = self.cost
@@ -187,14 +189,14 @@ class LatentController:
             full = torch.as_tensor(goal_obs["state"], device=self.device).float().reshape(-1)
             dims = list(cost.state_dims) if cost.state_dims else list(range(len(full)))
             return full[dims], dims
-        infer = getattr(self.world_model, "infer_state", None)
+        read = getattr(self.world_model, "read_state", None)
         probed = getattr(self.world_model, "state_dims", None)
-        if infer is None or probed is None:
+        if read is None or probed is None:
             raise ValueError(
                 "vworld/eval/mpc.py: cost.goal_state=probe needs a world model with a state "
                 "probe (`vworld train-ac ... probe.enabled=true`); or set cost.goal_state=given"
             )
-        est = infer(self._z_goal).reshape(-1)  # (K,) for the probed dims
+        est = read(goal_frames).reshape(-1)  # (K,) for the probed dims
         dims = list(cost.state_dims) if cost.state_dims else list(probed)
         missing = [d for d in dims if d not in probed]
         if missing:
@@ -211,8 +213,13 @@ class LatentController:
                 "vworld/eval/mpc.py: LatentController.reset(goal_obs) was not called"
             )
         with torch.no_grad():
-            z_ctx = self._encode(obs["pixels"])
+            frames = self._frames(obs["pixels"])
+            z_ctx = self.world_model.encode(frames)
             s_ctx = torch.as_tensor(obs["state"], device=self.device).float()[None, None]
+            # State the robot does not sense (an object's pose), read from the image by the
+            # world model's probe (``train-ac data.sim_state_dims``).
+            if getattr(self.world_model, "image_state_dims", None):
+                s_ctx = self.world_model.observed_state(frames, s_ctx)
         # A state-only cost needs no predicted latents; world models that can skip them
         # (``rollout(..., latents=False)``) save their latent decoder's time.
         kw = {"latents": False} if self.cost.latent_weight == 0 else {}

@@ -17,8 +17,9 @@ Why it exists: on ``vworld/Reach-v0`` with 200 episodes and a few CPU minutes, t
 transformer's predictions barely changed across candidate actions (their spread was 1-3% of the
 true spread), so the planner had nothing to rank; this factorisation predicts the next latent
 about as well as a decoder given the true next state does. Its limit: everything the decoder
-shows must follow from the proprioceptive state, so it suits scenes the robot alone changes
-(Reach, PointMaze), not scenes with objects the state does not hold (Push).
+shows must follow from the state, so it suits scenes the robot alone changes (Reach,
+PointMaze); for scenes with objects (Push), ``train-ac data.sim_state_dims`` adds the object's
+pose to the state, and the state probe reads it from images when planning.
 """
 
 from __future__ import annotations
