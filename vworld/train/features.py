@@ -6,8 +6,8 @@ encoder's weights and of the dataset's metadata files, so changing either re-enc
 
 A state probe may read the tokens at another grid than the predictor (pooling to 4x4 keeps
 what the predictor needs but loses where a 4-pixel ball is: on PointMaze a probe on pooled
-tokens misreads y by 0.037 m on average, 0.010 m on the unpooled 8x8 ones), so the same pass
-can keep every ``probe_every``-th frame's tokens at ``probe_grid`` as well.
+tokens misread y by 0.031 m on average on held-out frames, 0.0066 m on the unpooled 8x8 ones),
+so the same pass can keep every ``probe_every``-th frame's tokens at ``probe_grid`` as well.
 """
 
 from __future__ import annotations
