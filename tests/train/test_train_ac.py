@@ -141,6 +141,7 @@ def test_proprio_model_learns_action_dependent_latents(reach_log, tiny_encoder, 
         "model.name=proprio_test",
         "model.predictor_embed_dim=64",
         "data.pool_grid=[4,4]",
+        "probe.pool_grid=null",  # the default: the encoder's grid (the recipe pins 4x4)
         "train.steps=300",
         "train.val_every=100",
         "optim.lr=3e-3",
