@@ -90,8 +90,7 @@ def _task_for(env: gym.Env) -> TaskSpec:
         if name.startswith(key) or type(env.unwrapped).__name__.startswith(key):
             return task
     raise ValueError(
-        f"envs/adapter.py: no TaskSpec for env {name!r}; pass task=TaskSpec(...) "
-        f"(known: {sorted(TASKS)})"
+        f"no TaskSpec for env {name!r}; pass task=TaskSpec(...) (known: {sorted(TASKS)})"
     )
 
 
@@ -117,14 +116,13 @@ class GoalImageAdapter(GoalStateMixin, gym.Wrapper):
         base = env.unwrapped
         if not all(hasattr(base, a) for a in ("model", "data", "set_state")):
             raise TypeError(
-                f"envs/adapter.py: {type(base).__name__} is not a MuJoCo env with model, data and "
+                f"{type(base).__name__} is not a MuJoCo env with model, data and "
                 "set_state(qpos, qvel)"
             )
         self.task = task if task is not None else _task_for(env)
         if self.task.metric not in ("angle_max", "euclid"):
             raise ValueError(
-                f"envs/adapter.py: TaskSpec.metric must be 'angle_max' or 'euclid', "
-                f"got {self.task.metric!r}"
+                f"TaskSpec.metric must be 'angle_max' or 'euclid', got {self.task.metric!r}"
             )
         self.render_size = int(render_size)
         self.goal_sampler = goal_sampler
@@ -134,7 +132,7 @@ class GoalImageAdapter(GoalStateMixin, gym.Wrapper):
         for body in self.task.hide_bodies:
             bid = mujoco.mj_name2id(m, mujoco.mjtObj.mjOBJ_BODY, body)
             if bid < 0:
-                raise ValueError(f"envs/adapter.py: TaskSpec.hide_bodies: no body named {body!r}")
+                raise ValueError(f"TaskSpec.hide_bodies: no body named {body!r}")
             m.geom_rgba[m.geom_bodyid == bid, 3] = 0.0
         m.vis.global_.offwidth = max(m.vis.global_.offwidth, self.render_size)
         m.vis.global_.offheight = max(m.vis.global_.offheight, self.render_size)
@@ -172,9 +170,7 @@ class GoalImageAdapter(GoalStateMixin, gym.Wrapper):
         m = self.model
         s = np.asarray(state, dtype=np.float64)
         if s.shape != (self.sim_state_dim,):
-            raise ValueError(
-                f"envs/adapter.py: sim state must have shape ({self.sim_state_dim},), got {s.shape}"
-            )
+            raise ValueError(f"sim state must have shape ({self.sim_state_dim},), got {s.shape}")
         i, j, k = m.nq, m.nq + m.nv, m.nq + m.nv + m.na
         return s[:i], s[i:j], s[j:k], s[k:]
 

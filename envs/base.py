@@ -130,13 +130,11 @@ class GoalEnv(GoalStateMixin, gym.Env):
         render_mode: str | None = "rgb_array",
     ) -> None:
         if int(render_size) <= 0:
-            raise ValueError(f"envs/base.py: render_size must be a positive int, got {render_size}")
+            raise ValueError(f"render_size must be a positive int, got {render_size}")
         if int(frame_skip) <= 0:
-            raise ValueError(f"envs/base.py: frame_skip must be a positive int, got {frame_skip}")
+            raise ValueError(f"frame_skip must be a positive int, got {frame_skip}")
         if render_mode not in (None, "rgb_array"):
-            raise ValueError(
-                f"envs/base.py: render_mode must be None or 'rgb_array', got {render_mode!r}"
-            )
+            raise ValueError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
         self.render_size = int(render_size)
         self.frame_skip = int(frame_skip)
         self.render_mode = render_mode

@@ -1,7 +1,7 @@
 """Behaviour policies for collecting exploration data in the goal-reaching envs.
 
 Offline world-model data (PLDM, Sobal et al., 2025; DINO-WM, Zhou et al., 2024) is collected
-with random or weakly goal-directed behaviour. Three kinds, sharing one interface:
+with random or weakly goal-directed behaviour. Four kinds, sharing one interface:
 
 - ``RandomPolicy``: white noise, uniform in [-1, 1].
 - ``SmoothPolicy``: temporally correlated noise (an AR(1) / discretised Ornstein-Uhlenbeck
@@ -9,11 +9,14 @@ with random or weakly goal-directed behaviour. Three kinds, sharing one interfac
 - ``ScriptedPolicy``: noisy goal-directed control toward randomly drawn sub-goals: PD control of
   the joints (Reach), PD toward waypoints through the door (PointMaze), move behind the block and
   push it toward the goal (Push).
+- ``SwmExpertPolicy``: stable-worldmodel's own expert of an ``swm/...`` task (``envs/swm.py``),
+  with swm's data-collection settings by default.
 
 Interface: ``policy.reset(rng, env)`` at the start of an episode (``rng`` is a
 ``np.random.Generator``; ``env`` may be wrapped, the policy reads ``env.unwrapped``), then
 ``policy(obs, env) -> action`` (float32, shape ``env.action_space.shape``, in [-1, 1]).
-``make_policy(name, env, **kw)`` builds one by name: ``"random"``, ``"smooth"``, ``"scripted"``.
+``make_policy(name, env, **kw)`` builds one by name: ``"random"``, ``"smooth"``, ``"scripted"``,
+``"expert"`` (swm tasks only).
 """
 
 from __future__ import annotations
@@ -72,9 +75,9 @@ class SmoothPolicy(Policy):
     def __init__(self, beta: float = 0.9, sigma: float = 0.7) -> None:
         super().__init__()
         if not 0.0 <= beta < 1.0:
-            raise ValueError(f"envs/policies.py: SmoothPolicy beta must be in [0, 1), got {beta}")
+            raise ValueError(f"SmoothPolicy beta must be in [0, 1), got {beta}")
         if sigma <= 0.0:
-            raise ValueError(f"envs/policies.py: SmoothPolicy sigma must be > 0, got {sigma}")
+            raise ValueError(f"SmoothPolicy sigma must be > 0, got {sigma}")
         self.beta = float(beta)
         self.sigma = float(sigma)
         self._a = np.zeros(0)
@@ -150,7 +153,7 @@ class ScriptedPolicy(Policy):
         if isinstance(base, PushEnv):
             return self._push(base)
         raise TypeError(
-            f"envs/policies.py: ScriptedPolicy has no controller for {type(base).__name__}; "
+            f"ScriptedPolicy has no controller for {type(base).__name__}; "
             "expected ReachEnv, PointMazeEnv or PushEnv"
         )
 
@@ -225,8 +228,39 @@ class ScriptedPolicy(Policy):
         return pose[:2] + rot @ goal_local
 
 
+class SwmExpertPolicy(Policy):
+    """stable-worldmodel's expert policy of an ``swm/...`` task (see ``envs.swm.SwmExpert``).
+
+    TwoRoom's heads for the door, then the goal (by default with the action noise 3.0 that swm
+    records its TwoRoom dataset with); PushT's (``WeakPolicy``) moves at random near the block.
+    It steers toward the env's own goal.
+
+    Args:
+        noise: the expert's action noise; swm's data-collection setting when None.
+    """
+
+    def __init__(self, noise: float | None = None) -> None:
+        super().__init__()
+        self.noise = noise
+        self._expert: Any = None
+
+    def reset(self, rng: np.random.Generator, env: gym.Env) -> None:
+        super().reset(rng, env)
+        from envs.swm import SwmExpert, SwmGoalEnv
+
+        base = env.unwrapped
+        if not isinstance(base, SwmGoalEnv):
+            raise TypeError(f"policy: expert needs an swm/... env, got {type(base).__name__}")
+        self._expert = SwmExpert(base, seed=int(rng.integers(2**31 - 1)), noise=self.noise)
+
+    def __call__(self, obs: Any, env: gym.Env) -> np.ndarray:
+        if self._expert is None:
+            raise RuntimeError("SwmExpertPolicy.reset(rng, env) was not called")
+        return _clip(self._expert.act())
+
+
 def make_policy(name: str, env: gym.Env, **kw: Any) -> Policy:
-    """Build a policy by name (``"random"``, ``"smooth"`` or ``"scripted"``).
+    """Build a policy by name (``"random"``, ``"smooth"``, ``"scripted"`` or ``"expert"``).
 
     Args:
         name: which policy.
@@ -237,12 +271,21 @@ def make_policy(name: str, env: gym.Env, **kw: Any) -> Policy:
     if not isinstance(space, gym.spaces.Box) or not (
         np.all(space.low == -1.0) and np.all(space.high == 1.0)
     ):
-        raise ValueError(
-            f"envs/policies.py: make_policy expects a Box[-1, 1] action space, got {space}"
-        )
-    kinds = {"random": RandomPolicy, "smooth": SmoothPolicy, "scripted": ScriptedPolicy}
+        raise ValueError(f"make_policy expects a Box[-1, 1] action space, got {space}")
+    kinds = {
+        "random": RandomPolicy,
+        "smooth": SmoothPolicy,
+        "scripted": ScriptedPolicy,
+        "expert": SwmExpertPolicy,
+    }
     if name not in kinds:
-        raise ValueError(
-            f"envs/policies.py: unknown policy {name!r}; expected one of {sorted(kinds)}"
-        )
+        raise ValueError(f"unknown policy {name!r}; expected one of {sorted(kinds)}")
+    if name == "expert":
+        from envs.swm import SwmGoalEnv
+
+        if not isinstance(env.unwrapped, SwmGoalEnv):
+            raise ValueError(
+                "policy: expert is stable-worldmodel's, for swm/... envs; "
+                f"got {type(env.unwrapped).__name__}"
+            )
     return kinds[name](**kw)

@@ -46,8 +46,7 @@ class ReachEnv(GoalEnv):
     ) -> None:
         if not 0.0 < goal_wrist_range <= WRIST_LIMIT:
             raise ValueError(
-                f"envs/reach.py: goal_wrist_range must be in (0, {WRIST_LIMIT}], "
-                f"got {goal_wrist_range}"
+                f"goal_wrist_range must be in (0, {WRIST_LIMIT}], got {goal_wrist_range}"
             )
         self.success_threshold = float(success_threshold)
         self.goal_wrist_range = float(goal_wrist_range)

@@ -35,7 +35,20 @@ REPO_CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 class ConfigError(ValueError):
-    """A config file or override is not valid for its schema."""
+    """A config is not valid: names where the bad value came from (the recipe file or the
+    command-line override the user wrote), the key and the reason.
+
+    ``ConfigError(message)`` alone is a whole message."""
+
+    def __init__(self, source: str, key: str | None = None, reason: str | None = None):
+        self.source, self.key, self.reason = source, key, reason
+        if reason is None:
+            msg = source
+        elif key:
+            msg = f"{source}: {key}: {reason}"
+        else:
+            msg = f"{source}: {reason}"
+        super().__init__(msg)
 
 
 def resolve_config_path(path: str | os.PathLike) -> Path:
@@ -75,6 +88,7 @@ def load_config(
         An instance of ``schema`` with every value validated.
     """
     cfg = OmegaConf.structured(base if base is not None else schema)
+    sources: dict[str, str] = {}  # dotted key -> the recipe file or override that set it
     if path is not None:
         p = resolve_config_path(path)
         try:
@@ -85,6 +99,8 @@ def load_config(
             raise ConfigError(f"{p}: expected a mapping of keys at top level")
         if loaded is not None:
             cfg = _merge(cfg, loaded, str(p))
+            for key in _leaf_keys(OmegaConf.to_container(loaded)):
+                sources[key] = str(p)
     for ov in overrides:
         if "=" not in ov:
             raise ConfigError(f"override '{ov}': expected key=value")
@@ -93,6 +109,7 @@ def load_config(
         except OmegaConfBaseException as e:
             raise ConfigError(f"override '{ov}': {e}") from None
         cfg = _merge(cfg, dot, f"override '{ov}'")
+        sources[ov.split("=", 1)[0].strip()] = f"override '{ov}'"
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"required config keys not set: {', '.join(missing)}")
@@ -100,23 +117,53 @@ def load_config(
         obj = OmegaConf.to_object(cfg)
     except OmegaConfBaseException as e:
         raise ConfigError(str(e)) from None
-    _validate_tree(obj)
+    _validate_tree(obj, "", sources, schema.__name__)
     return obj  # type: ignore[return-value]
 
 
-def _validate_tree(obj: Any) -> None:
-    """Call ``validate()`` on every dataclass in the config, innermost first."""
+def _leaf_keys(tree: Any, prefix: str = "") -> list[str]:
+    if not isinstance(tree, dict):
+        return [prefix[:-1]] if prefix else []
+    out: list[str] = []
+    for k, v in tree.items():
+        out += _leaf_keys(v, f"{prefix}{k}.")
+    return out
+
+
+def _validate_tree(obj: Any, prefix: str, sources: dict[str, str], schema: str) -> None:
+    """Call ``validate()`` on every dataclass in the config, innermost first; a ValueError
+    becomes a :class:`ConfigError` naming the recipe file or override that set the key."""
     if isinstance(obj, list | tuple):
         for item in obj:
-            _validate_tree(item)
+            _validate_tree(item, prefix, sources, schema)
         return
     if not dataclasses.is_dataclass(obj):
         return
     for f in dataclasses.fields(obj):
-        _validate_tree(getattr(obj, f.name))
+        _validate_tree(getattr(obj, f.name), f"{prefix}{f.name}.", sources, schema)
     post = getattr(obj, "validate", None)
-    if callable(post):
+    if not callable(post):
+        return
+    try:
         post()
+    except ConfigError:
+        raise
+    except ValueError as e:
+        raise _blame(str(e), prefix, sources, schema) from None
+
+
+def _blame(reason: str, prefix: str, sources: dict[str, str], schema: str) -> ConfigError:
+    """The error for a failed ``validate()`` of the section ``prefix``: the key its message
+    names (else the section), and where the user set it (else the schema's defaults)."""
+    named = [k for k in sources if k in reason or k.removeprefix(prefix) in reason.split()]
+    in_section = [k for k in sources if k.startswith(prefix)]
+    if named:
+        source = ", ".join(sorted({sources[k] for k in named}))
+    elif in_section:
+        source = ", ".join(sorted({sources[k] for k in in_section}))
+    else:
+        source = f"the defaults of {schema}"
+    return ConfigError(source, None, reason)
 
 
 def to_dict(cfg: Any) -> dict:

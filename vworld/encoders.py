@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from vworld.data.transforms import normalize
 
-__all__ = ["encode_frames", "export_encoder", "load_encoder"]
+__all__ = ["encode_frames", "encode_images", "export_encoder", "load_encoder"]
 
 
 def export_encoder(out_dir: str | os.PathLike, encoder: nn.Module, name: str, kwargs: dict) -> Path:
@@ -111,9 +111,10 @@ def load_encoder(path: str | os.PathLike, device: str | torch.device = "cpu") ->
     return model.to(device)
 
 
-@torch.no_grad()
-def encode_frames(encoder: nn.Module, frames: Tensor, batch_size: int = 256) -> Tensor:
-    """Encode single frames as V-JEPA 2-AC does: each frame repeated to fill a tubelet.
+def encode_images(encoder: nn.Module, frames: Tensor) -> Tensor:
+    """Encode single frames, with gradients when the encoder trains (encoder fine-tuning).
+
+    Each frame is repeated to fill a tubelet, as V-JEPA 2-AC does.
 
     Args:
         encoder: a video ViT with ``tubelet_size``.
@@ -129,10 +130,28 @@ def encode_frames(encoder: nn.Module, frames: Tensor, batch_size: int = 256) -> 
         frames = frames.permute(0, 3, 1, 2)  # (N, 3, H, W)
     device = next(encoder.parameters()).device
     t = int(encoder.tubelet_size)
-    out = []
-    for i in range(0, frames.shape[0], batch_size):
-        x = normalize(frames[i : i + batch_size].to(device), channel_dim=-3)  # (b, 3, H, W)
-        x = x.unsqueeze(2).expand(-1, -1, t, -1, -1)  # (b, 3, t, H, W)
-        h = encoder(x)  # (b, h*w, D)
-        out.append(torch.nn.functional.layer_norm(h.float(), (h.shape[-1],)))
+    x = normalize(frames.to(device), channel_dim=-3)  # (N, 3, H, W)
+    x = x.unsqueeze(2).expand(-1, -1, t, -1, -1)  # (N, 3, t, H, W)
+    h = encoder(x)  # (N, h*w, D)
+    return torch.nn.functional.layer_norm(h.float(), (h.shape[-1],))
+
+
+@torch.no_grad()
+def encode_frames(encoder: nn.Module, frames: Tensor, batch_size: int = 256) -> Tensor:
+    """:func:`encode_images` without gradients, ``batch_size`` frames at a time.
+
+    Args:
+        encoder: a video ViT with ``tubelet_size``.
+        frames: uint8 ``(N, H, W, 3)`` or ``(N, 3, H, W)``.
+    Returns:
+        Layer-normed tokens ``(N, h*w, D)`` in float32.
+    """
+    if frames.dim() != 4:
+        raise ValueError(
+            f"encode_frames expects (N, H, W, 3) or (N, 3, H, W), got {tuple(frames.shape)}"
+        )
+    out = [
+        encode_images(encoder, frames[i : i + batch_size])
+        for i in range(0, frames.shape[0], batch_size)
+    ]
     return torch.cat(out)

@@ -2,7 +2,8 @@
 
 ``load_world_model(run_dir)`` reads what ``vworld train-ac`` exports (``world_model.json``,
 ``predictor.safetensors`` and the encoder) and returns a ``WorldModel`` with the short verbs of
-TD-MPC2: ``encode(frames) -> z``, ``predict(z, actions, states) -> (z_next, s_next)`` and
+TD-MPC2: ``encode(frames) -> z`` (the planning latent: the encoder's pooled tokens, or a
+``latent_*`` model's compact embedding of them), ``predict(z, actions, states) -> (z_next, s_next)`` and
 ``rollout(z_context, s_context, actions) -> (z, s)`` for H steps, batched over hundreds of
 candidate action sequences, with the context's keys and values cached so each imagined step
 costs only its own tokens, and, when ``train-ac`` trained a state probe,
@@ -20,7 +21,8 @@ import torch
 from torch import Tensor, nn
 
 from vworld.encoders import encode_frames, load_encoder
-from vworld.models.ac_predictor import build_ac_predictor, pool_tokens
+from vworld.layers.pooling import pool_tokens
+from vworld.models.ac_predictor import build_ac_predictor
 from vworld.models.state_probe import StateProbe
 
 __all__ = ["Normalizer", "WorldModel", "load_world_model"]
@@ -49,13 +51,16 @@ class WorldModel(nn.Module):
 
     Args:
         encoder: video ViT (frames are encoded one at a time, repeated to fill a tubelet).
-        predictor: ``ActionConditionedPredictor`` working on ``token_grid`` tokens.
+        predictor: a registered action-conditioned predictor (``build_ac_predictor``): the
+            V-JEPA 2-AC transformer or ``proprio_*`` over the encoder's tokens, or a
+            ``latent_*`` model over its own compact latent of them (``learned_latent``).
         stats: ``action_mean/std``, ``state_mean/std`` of the training windows.
         encoder_grid: the encoder's token grid ``(h, w)`` for one frame.
         pool_grid: pool the encoder's tokens to this grid before the predictor.
         frame_stride: env steps per model step (plan with ``action_block = frame_stride``).
         action_mode: ``sum`` (a planned action held for ``frame_stride`` steps sums to
-            ``frame_stride * a``) or ``state_diff``.
+            ``frame_stride * a``), ``concat`` (it is fed ``frame_stride`` times, concatenated)
+            or ``state_diff``.
         probe: optional :class:`StateProbe` (tokens -> state dims) for goal images.
         probe_grid: the token grid the probe reads (default: the predictor's).
         sim_state_dims: the sim-state columns appended to the robot's state in training
@@ -101,7 +106,7 @@ class WorldModel(nn.Module):
         missing = [d for d in self.image_state_dims if d not in (self.state_dims or [])]
         if missing:
             raise ValueError(
-                f"vworld/world_model.py: state dims {missing} come from images but the probe "
+                f"state dims {missing} come from images but the probe "
                 f"does not estimate them (probe dims: {self.state_dims})"
             )
 
@@ -125,7 +130,7 @@ class WorldModel(nn.Module):
     def read_state(self, frames: Tensor) -> Tensor:
         """Estimated state dims ``(B, T, K)`` of uint8 frames ``(B, T, H, W, 3)``: the probe
         reads their tokens at its own grid (:attr:`probe_grid`)."""
-        return self.infer_state(self.encode(frames, grid=self.probe_grid))
+        return self.infer_state(self.tokens(frames, grid=self.probe_grid))
 
     @torch.no_grad()
     def infer_state(self, z: Tensor) -> Tensor:
@@ -137,7 +142,7 @@ class WorldModel(nn.Module):
         """
         if self.probe is None:
             raise RuntimeError(
-                "vworld/world_model.py: this world model has no state probe; retrain it with "
+                "this world model has no state probe; retrain it with "
                 "`vworld train-ac ... probe.enabled=true` or plan with cost.goal_state=given"
             )
         return self.probe.infer(z)
@@ -149,11 +154,26 @@ class WorldModel(nn.Module):
     def _norm_a(self, a: Tensor) -> Tensor:
         if self.action_mode == "sum":
             a = a * self.frame_stride  # an action held for the whole block, summed
+        elif self.action_mode == "concat":  # held for the whole block, each step's fed together
+            a = a.unsqueeze(-2).expand(*a.shape[:-1], self.frame_stride, a.shape[-1]).flatten(-2)
         return self.norm.actions(a)
 
+    @property
+    def learned_latent(self) -> bool:
+        """Whether latents are the predictor's own compact embedding of the encoder's tokens
+        (``latent_*`` models) rather than the tokens themselves."""
+        return bool(self.predictor.learned_latent)
+
     @torch.no_grad()
-    def encode(self, frames: Tensor, grid: tuple[int, int] | None = None) -> Tensor:
-        """uint8 frames ``(B, T, H, W, 3)`` or ``(B, T, 3, H, W)`` -> ``z (B, T, Np, D)``.
+    def encode(self, frames: Tensor) -> Tensor:
+        """uint8 frames ``(B, T, H, W, 3)`` or ``(B, T, 3, H, W)`` -> the planning latents:
+        ``(B, T, d)`` for a ``latent_*`` model, else the pooled tokens ``(B, T, Np, D)``."""
+        z = self.tokens(frames)
+        return self.predictor.embed(z) if self.learned_latent else z
+
+    @torch.no_grad()
+    def tokens(self, frames: Tensor, grid: tuple[int, int] | None = None) -> Tensor:
+        """uint8 frames ``(B, T, H, W, 3)`` or ``(B, T, 3, H, W)`` -> tokens ``(B, T, Np, D)``.
 
         ``grid``: pool the tokens to this grid (default: the predictor's, ``pool_grid``).
         """

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from planners import CEM, CEMConfig, GradientConfig, MPPIConfig
+from vworld.config import load_config
 from vworld.eval.costs import CostConfig
 from vworld.eval.harness import PlanConfig, make_env, make_goal, run_planning
 from vworld.eval.mpc import LatentController, OracleSimulator, WorldModel
@@ -405,3 +406,52 @@ def test_controller_reads_object_state_from_each_image(tiny_world_model):
     want = torch.cat([torch.as_tensor(obs["state"]).float(), wm.read_state(frames)[0, 0, 1:]])
     assert seen and seen[0].shape == (1, 1, 5)
     torch.testing.assert_close(seen[0][0, 0], want)
+
+
+def test_latent_only_cost_refuses_probes_goal_states_and_object_states(tiny_world_model):
+    """The JEPA planner's cost compares latents with the goal image's latent and nothing
+    else: a state term, and a world model whose state holds probe-read simulator labels, are
+    refused before any planning."""
+    planner = CEM(dataclasses.replace(FAST_CEM, horizon=2, action_dim=2))
+    for bad in (
+        {"state_weight": 1.0, "goal_state": "probe"},
+        {"state_weight": 1.0, "goal_state": "given"},
+        {"latent_weight": 0.0, "state_weight": 1.0},
+    ):
+        with pytest.raises(ValueError, match=r"cost\.latent_only"):
+            LatentController(tiny_world_model, planner, CostConfig(latent_only=True, **bad))
+
+    class WithObject(type(tiny_world_model)):
+        image_state_dims: ClassVar[list[int]] = [4]
+
+    with pytest.raises(ValueError, match=r"cost\.latent_only.*\[4\]"):
+        LatentController(WithObject(), planner, CostConfig(latent_only=True))
+    # the same world model and a mixed cost are still allowed without latent_only
+    LatentController(WithObject(), planner, CostConfig(state_weight=1.0))
+    ctl = LatentController(tiny_world_model, planner, CostConfig(latent_only=True))
+    env = make_env(PlanConfig())
+    obs, _, goal_obs, _ = make_goal(env, 0, PlanConfig())
+    env.close()
+    ctl.reset(goal_obs)
+    assert ctl.goal_state_estimate is None  # no state term: nothing read from the goal image
+    assert ctl.act(obs).shape == (1, 2)
+
+
+def test_latent_only_results_record_the_cost(tmp_path, tiny_world_model):
+    cfg = load_config(
+        PlanConfig,
+        "configs/plan/cem-reach-latent.yaml",
+        [
+            f"out_dir={tmp_path}",
+            "episodes=1",
+            "max_steps=5",
+            "cem.num_samples=16",
+            "cem.num_elites=4",
+            "cem.iterations=2",
+            "num_video_episodes=0",
+        ],
+    )
+    res = run_planning(cfg, world_model=tiny_world_model)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["cost"]["latent_only"] is True and saved["cost"]["state_weight"] == 0.0
+    assert res["num_episodes"] == 1

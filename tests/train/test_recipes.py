@@ -32,4 +32,20 @@ def test_recipe_loads(path):
     cfg = load_config(SCHEMAS[kind], path, REQUIRED[kind])
     if isinstance(cfg, PlanConfig):
         cfg.validate()
-        assert cfg.env.startswith("vworld/")
+        assert cfg.env.startswith(("vworld/", "swm/"))
+
+
+def test_a_bad_value_names_the_recipe_file_or_the_override(tmp_path):
+    from vworld.config import ConfigError
+
+    recipe = tmp_path / "my-plan.yaml"
+    recipe.write_text("cost:\n  cost_type: l3\n")
+    with pytest.raises(ConfigError, match=r"my-plan\.yaml: cost\.cost_type must be one of"):
+        load_config(PlanConfig, recipe)
+    with pytest.raises(ConfigError, match=r"^override 'cost\.cost_on=first'"):
+        load_config(PlanConfig, recipe, ["cost.cost_type=l1", "cost.cost_on=first"])
+    # a check across two keys names the file that set one of them
+    ac = tmp_path / "my-ac.yaml"
+    ac.write_text("train:\n  rollout_steps: 9\n")
+    with pytest.raises(ConfigError, match=r"my-ac\.yaml.*train\.rollout_steps=9"):
+        load_config(TrainACConfig, ac, REQUIRED["ac"])

@@ -210,7 +210,7 @@ def test_encode_log_keeps_probe_tokens_at_their_own_grid(reach_log, tiny_encoder
     asking for other probe frames re-encodes into a new cache file."""
     from vworld.data.episodes import open_robot_log
     from vworld.encoders import encode_frames, load_encoder
-    from vworld.models.ac_predictor import pool_tokens
+    from vworld.layers.pooling import pool_tokens
     from vworld.train.features import encode_log
 
     enc = load_encoder(tiny_encoder)
@@ -303,3 +303,98 @@ def test_object_state_from_the_sim_state_and_read_back_by_the_probe(tiny_encoder
             "configs/ac/tiny-push.yaml",
             ["encoder=e", "data.path=p", "out_dir=o", "data.action_mode=state_diff"],
         ).validate()
+
+
+def _latent_cfg(reach_log, tiny_encoder, out_dir, *extra):
+    return _cfg(
+        reach_log,
+        tiny_encoder,
+        out_dir,
+        "model.name=latent_test",
+        "data.pool_grid=[2,2]",
+        "data.num_frames=4",
+        "train.rollout_steps=3",
+        "train.steps=120",
+        "train.val_every=60",
+        "optim.lr=2e-2",
+        # a random test encoder's frames differ little: no smoothing, a strong regulariser
+        "latent.smooth_weight=0",
+        "latent.reg_weight=1.0",
+        *extra,
+        recipe="configs/ac/tiny-reach-latent.yaml",
+    )
+
+
+def test_latent_model_trains_exports_and_plans_on_its_own_latents(
+    reach_log, tiny_encoder, tmp_path
+):
+    out = train_ac(_latent_cfg(reach_log, tiny_encoder, tmp_path / "wm"))
+    rows = read_metrics(out / "metrics.jsonl")
+    assert rows[-1]["loss_tf"] < rows[0]["loss_tf"] or rows[-1]["loss"] < rows[0]["loss"]
+    vals = [r for r in rows if "val_action_sensitivity" in r]
+    assert vals and vals[-1]["val_action_sensitivity"] > 0.05, vals
+    # without a regulariser, a projector trained through both sides of the loss collapses
+    free = train_ac(
+        _latent_cfg(reach_log, tiny_encoder, tmp_path / "free", "latent.regularizer=none")
+    )
+    free_vals = [r for r in read_metrics(free / "metrics.jsonl") if "val_latent_std" in r]
+    assert vals[-1]["val_latent_std"] > 2 * free_vals[-1]["val_latent_std"], (vals, free_vals)
+    meta = json.loads((out / "world_model.json").read_text())
+    assert meta["action_mode"] == "concat"
+    assert meta["predictor"]["kwargs"]["action_dim"] == 2 * meta["frame_stride"]
+    assert "max_steps" not in meta["predictor"]["kwargs"]  # only what the model takes
+    wm = load_world_model(out)
+    assert wm.learned_latent
+    z = wm.encode(torch.zeros(1, 1, 64, 64, 3, dtype=torch.uint8))
+    assert z.shape == (1, 1, 8)  # latent_test's latent_dim
+    plans = torch.tensor([[[1.0, 1.0]] * 3, [[-1.0, -1.0]] * 3])
+    z_r, s_r = wm.rollout(z, torch.zeros(1, 1, 4), plans)
+    assert z_r.shape == (2, 3, 8) and s_r.shape == (2, 3, 4)
+    assert (z_r[0, -1] - z_r[1, -1]).abs().mean() > 1e-3
+
+
+def test_encoder_finetuning_updates_the_encoder_without_collapse(reach_log, tiny_encoder, tmp_path):
+    from safetensors.torch import load_file
+
+    out = train_ac(
+        _latent_cfg(
+            reach_log,
+            tiny_encoder,
+            tmp_path / "wm",
+            "latent.finetune_encoder=true",
+            "probe.enabled=false",
+            "model.proj_norm=batch",  # LeWM's projector: latents start spread out
+            "optim.lr=3e-3",
+            "train.steps=60",
+            "train.val_every=30",
+            "train.log_every=10",
+        )
+    )
+    before = load_file(str(tiny_encoder / "encoder.safetensors"))
+    after = load_file(str(out / "encoder.safetensors"))
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    assert len(changed) > len(before) // 2, changed  # the exported encoder is the trained one
+    assert not (out / "cache").exists()  # frames are encoded at every step, never cached
+    rows = read_metrics(out / "metrics.jsonl")
+    reg = [r["loss_reg"] for r in rows if "loss_reg" in r]
+    assert reg[-1] < 0.5 * reg[0], reg  # SIGReg pulls the latents towards N(0, I)
+    vals = [r for r in rows if "val_latent_std" in r]
+    assert vals[-1]["val_latent_std"] > 0.1 and vals[-1]["val_latent_rank"] > 1.5, vals
+
+
+def test_latent_options_are_checked_before_any_data(tiny_encoder, tmp_path):
+    base = ["data.path=/nonexistent", f"encoder={tiny_encoder}", f"out_dir={tmp_path}"]
+    cases = [
+        (["latent.regularizer=ema"], r"latent\.regularizer"),
+        (["latent.finetune_encoder=true", "model.name=ac_test"], r"latent\.finetune_encoder"),
+        (["latent.finetune_encoder=true"], r"probe\.enabled"),
+        (["model.name=latent_nope"], r"model\.name"),
+        (["data.action_mode=mean"], r"data\.action_mode"),
+    ]
+    for extra, match in cases:
+        recipe = "configs/ac/tiny-reach-latent.yaml"
+        if "latent.finetune_encoder=true" in extra and len(extra) == 1:
+            recipe = "configs/ac/tiny-reach.yaml"
+            extra = [*extra, "model.name=latent_micro"]
+        with pytest.raises(ValueError, match=match):
+            train_ac(load_config(TrainACConfig, recipe, [*base, *extra]))

@@ -34,10 +34,12 @@ class CollectConfig:
     """What to collect and where.
 
     Args:
-        env: Gymnasium id of the env (``import envs`` registers ``vworld/*``).
+        env: Gymnasium id of the env (``import envs`` registers ``vworld/*``; ``swm/*`` are
+            stable-worldmodel's, with the ``swm`` extra).
         episodes: number of episodes.
         steps: frames (and actions) per episode.
-        policy: ``"random"``, ``"smooth"`` or ``"scripted"`` (``envs.policies.make_policy``),
+        policy: ``"random"``, ``"smooth"``, ``"scripted"`` or, on ``swm/...`` envs,
+            ``"expert"`` (swm's own expert; ``envs.policies.make_policy``),
             or several, comma-separated, taken in turn by episode (``"scripted,smooth"``:
             even episodes scripted, odd ones smooth noise; goal-directed data crosses the
             PointMaze door, noise presses the ball against the walls where random goals lie).
@@ -81,11 +83,20 @@ class CollectConfig:
 
 
 def make_env(env_id: str, render_size: int = 64, frame_skip: int | None = None, steps: int = 200):
-    """The env as collection uses it (no env checker; time limit = ``steps``)."""
+    """The env as collection uses it (no env checker; time limit = ``steps``).
+
+    ``swm/...`` ids (stable-worldmodel, the ``swm`` extra) are made by ``envs.make``.
+    """
     import gymnasium as gym
 
+    if env_id.startswith("swm/"):
+        import envs
+
+        return envs.make(
+            env_id, render_size=render_size, frame_skip=frame_skip, max_episode_steps=steps
+        )
     if env_id.startswith("vworld/"):
-        import envs  # noqa: F401 - registers the vworld envs
+        import envs  # registers the vworld envs
 
     kw: dict[str, Any] = {"render_size": render_size}
     if frame_skip is not None:

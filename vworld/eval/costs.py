@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from vworld.models.proprio_predictor import wrap_angles
+from vworld.layers.angles import wrap_angles
 
 __all__ = ["CostConfig", "goal_cost", "latent_distance", "make_latent_cost", "state_distance"]
 
@@ -46,6 +46,9 @@ class CostConfig:
         state_scales: one scale per compared dim: each difference is divided by it before
             the distance, so dims in different units weigh alike (e.g. a task's success
             tolerances: Push's block position 0.03 m and yaw 0.2 rad). Default: 1 for all.
+        latent_only: the JEPA planner's cost: the distance between predicted latents and the
+            goal image's latent, and nothing else. Refuses a state term here, and (in the
+            controller) a world model whose states come from a probe or the simulator.
     """
 
     cost_type: str = "l1"
@@ -55,41 +58,35 @@ class CostConfig:
     goal_state: str = "probe"
     state_dims: list[int] | None = None
     state_scales: list[float] | None = None
+    latent_only: bool = False
 
     def validate(self) -> None:
+        if self.latent_only and (self.state_weight != 0 or self.latent_weight <= 0):
+            raise ValueError(
+                "cost.latent_only: the cost must be the latent distance alone; got "
+                f"cost.state_weight={self.state_weight}, cost.latent_weight={self.latent_weight}"
+            )
         if self.cost_type not in COST_TYPES:
-            raise ValueError(
-                f"vworld/eval/costs.py: cost.cost_type must be one of {COST_TYPES}, "
-                f"got {self.cost_type!r}"
-            )
+            raise ValueError(f"cost.cost_type must be one of {COST_TYPES}, got {self.cost_type!r}")
         if self.cost_on not in COST_ON:
-            raise ValueError(
-                f"vworld/eval/costs.py: cost.cost_on must be one of {COST_ON}, got {self.cost_on!r}"
-            )
+            raise ValueError(f"cost.cost_on must be one of {COST_ON}, got {self.cost_on!r}")
         for name in ("latent_weight", "state_weight"):
             if getattr(self, name) < 0:
-                raise ValueError(
-                    f"vworld/eval/costs.py: cost.{name} must be >= 0, got {getattr(self, name)}"
-                )
+                raise ValueError(f"cost.{name} must be >= 0, got {getattr(self, name)}")
         if self.latent_weight == 0 and self.state_weight == 0:
-            raise ValueError(
-                "vworld/eval/costs.py: cost.latent_weight and cost.state_weight are both 0"
-            )
+            raise ValueError("cost.latent_weight and cost.state_weight are both 0")
         if self.state_scales is not None:
             if any(float(v) <= 0 for v in self.state_scales):
-                raise ValueError(
-                    f"vworld/eval/costs.py: cost.state_scales must be > 0, got {self.state_scales}"
-                )
+                raise ValueError(f"cost.state_scales must be > 0, got {self.state_scales}")
             if self.state_dims is None or len(self.state_dims) != len(self.state_scales):
                 raise ValueError(
-                    "vworld/eval/costs.py: cost.state_scales needs cost.state_dims of the same "
+                    "cost.state_scales needs cost.state_dims of the same "
                     f"length (one scale per compared dim), got {self.state_scales} for dims "
                     f"{self.state_dims}"
                 )
         if self.goal_state not in GOAL_STATES:
             raise ValueError(
-                f"vworld/eval/costs.py: cost.goal_state must be one of {GOAL_STATES}, "
-                f"got {self.goal_state!r}"
+                f"cost.goal_state must be one of {GOAL_STATES}, got {self.goal_state!r}"
             )
 
 
@@ -105,9 +102,7 @@ def latent_distance(pred: Tensor, goal: Tensor, cost_type: str = "l1") -> Tensor
     elif cost_type == "l2":
         d = diff.square()
     else:
-        raise ValueError(
-            f"vworld/eval/costs.py: cost_type must be one of {COST_TYPES}, got {cost_type!r}"
-        )
+        raise ValueError(f"cost_type must be one of {COST_TYPES}, got {cost_type!r}")
     return d.flatten(2).mean(-1)  # (N, H)
 
 
@@ -140,7 +135,7 @@ def _as_goal(goal: Tensor, pred: Tensor, what: str) -> Tensor:
     per_step = pred.shape[2:]
     if goal.numel() != per_step.numel():
         raise ValueError(
-            f"vworld/eval/costs.py: {what} goal has shape {tuple(goal.shape)}, expected one step "
+            f"{what} goal has shape {tuple(goal.shape)}, expected one step "
             f"of shape {tuple(per_step)} (predictions are {tuple(pred.shape)})"
         )
     return goal.reshape(1, 1, *per_step).to(pred.device)
@@ -173,7 +168,7 @@ def goal_cost(
     if cfg.latent_weight > 0:
         if z_pred is None or z_pred.ndim < 3:
             raise ValueError(
-                "vworld/eval/costs.py: z_pred must be (N, H, ...) with latent dims, got "
+                "z_pred must be (N, H, ...) with latent dims, got "
                 f"{None if z_pred is None else tuple(z_pred.shape)}"
             )
         terms.append(
@@ -182,7 +177,7 @@ def goal_cost(
         )
     if cfg.state_weight > 0 and s_goal is not None:
         if s_pred is None:
-            raise ValueError("vworld/eval/costs.py: state_weight > 0 needs predicted states s_pred")
+            raise ValueError("state_weight > 0 needs predicted states s_pred")
         terms.append(
             cfg.state_weight
             * state_distance(
@@ -190,9 +185,7 @@ def goal_cost(
             )
         )
     if not terms:
-        raise ValueError(
-            "vworld/eval/costs.py: no cost term: latent_weight is 0 and the goal state is unknown"
-        )
+        raise ValueError("no cost term: latent_weight is 0 and the goal state is unknown")
     per_step = terms[0] if len(terms) == 1 else terms[0] + terms[1]
     if cfg.cost_on == "last":
         return per_step[:, -1]

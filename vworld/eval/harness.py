@@ -47,7 +47,7 @@ from vworld.eval.report import (
 __all__ = ["PlanConfig", "make_goal", "run_planning"]
 
 PLANNERS = ("cem", "mppi", "gd", "random", "oracle")
-GOAL_SOURCES = ("offset", "sample")
+GOAL_SOURCES = ("offset", "sample", "dataset")
 GOAL_POLICIES = ("random", "scripted")
 
 
@@ -64,14 +64,18 @@ class PlanConfig:
         render_size: frame size the env renders (must match the world model's input).
         episodes: number of episodes.
         seed: episode ``i`` uses seed ``seed + i`` for its start, goal and planner.
-        goal_source: ``"offset"`` (random policy rolled ``goal_offset_steps``) or ``"sample"``.
-        goal_offset_steps: env steps of the policy that makes an ``offset`` goal.
+        goal_source: ``"offset"`` (random policy rolled ``goal_offset_steps``), ``"sample"``
+            or ``"dataset"`` (stable-worldmodel's protocol, ``vworld/eval/swm_protocol.py``:
+            start and goal ``goal_offset_steps`` apart in held-out recorded episodes).
+        goal_offset_steps: env steps of the policy that makes an ``offset`` goal, or between
+            a ``dataset`` start and its goal.
         goal_policy: the policy rolled for an ``offset`` goal: ``"random"`` (the protocol;
             uniform actions held ``action_block`` steps) or ``"scripted"``
             (``envs.policies.ScriptedPolicy``, the collection policy, toward a random sub-goal:
             like DINO-WM's goals taken from held-out dataset trajectories). Use ``scripted``
             where random actions rarely change the task state: on Push 46 of 50 random offset
             goals leave the block where it starts.
+        goal_dataset: the held-out LeRobot dataset (``vworld collect``) of ``dataset`` goals.
         max_steps: env-step budget of an episode.
         planner: ``"cem"``, ``"mppi"``, ``"gd"``, ``"random"`` or ``"oracle"`` (CEM with the
             ``oracle`` config on the true simulator).
@@ -103,6 +107,7 @@ class PlanConfig:
     goal_source: str = "offset"
     goal_offset_steps: int = 25
     goal_policy: str = "random"
+    goal_dataset: str = ""
     max_steps: int = 50
     planner: str = "cem"
     horizon: int = 5
@@ -124,7 +129,7 @@ class PlanConfig:
     device: str = "auto"
 
     def validate(self) -> None:
-        where = "vworld/eval/harness.py: PlanConfig"
+        where = "PlanConfig"
         if self.planner not in PLANNERS:
             raise ValueError(f"{where}.planner must be one of {PLANNERS}, got {self.planner!r}")
         if self.goal_source not in GOAL_SOURCES:
@@ -142,7 +147,12 @@ class PlanConfig:
             raise ValueError(
                 f"{where}.receding_horizon ({self.receding_horizon}) must be <= horizon ({self.horizon})"
             )
-        if self.goal_offset_steps < 1 and self.goal_source == "offset":
+        if self.goal_source == "dataset" and not self.goal_dataset:
+            raise ValueError(
+                "PlanConfig.goal_dataset: required with goal_source=dataset (a dataset folder "
+                "written by vworld collect, held out from training)"
+            )
+        if self.goal_offset_steps < 1 and self.goal_source in ("offset", "dataset"):
             raise ValueError(
                 f"{where}.goal_offset_steps must be >= 1, got {self.goal_offset_steps}"
             )
@@ -166,8 +176,10 @@ def resolve_device(device: str) -> torch.device:
 def make_env(cfg: PlanConfig) -> Any:
     import gymnasium
 
-    import envs  # noqa: F401  (registers the vworld/* ids)
+    import envs  # registers the vworld/* ids
 
+    if cfg.env.startswith("swm/"):  # stable-worldmodel's tasks, the swm extra
+        return envs.make(cfg.env, render_size=cfg.render_size)
     return gymnasium.make(cfg.env, render_size=cfg.render_size)
 
 
@@ -181,6 +193,10 @@ def make_goal(
         set), the goal observation (``pixels`` = ``env.goal_pixels()``, ``state`` =
         proprioception at the goal) and the goal's full sim state.
     """
+    if cfg.goal_source == "dataset":
+        from vworld.eval.swm_protocol import dataset_goal
+
+        return dataset_goal(env, seed - cfg.seed, cfg)
     u = goal_api(env)
     obs, _ = env.reset(seed=seed)
     start = u.get_state()
@@ -206,7 +222,7 @@ def make_goal(
     goal_obs = {"pixels": u.goal_pixels(), "state": goal_obs["state"]}
     obs, info = env.reset(seed=seed, options={"state": start, "goal": goal_state})
     if not np.array_equal(u.get_state(), start):
-        raise RuntimeError(f"vworld/eval/harness.py: {cfg.env} did not restore the start state")
+        raise RuntimeError(f"{cfg.env} did not restore the start state")
     return obs, info, goal_obs, goal_state
 
 
@@ -220,7 +236,7 @@ def _action_bounds(env: Any, cfg: PlanConfig) -> tuple[int, float, float]:
     low, high = np.unique(space.low), np.unique(space.high)
     if len(low) != 1 or len(high) != 1:
         raise ValueError(
-            f"vworld/eval/harness.py: {cfg.env} has per-dimension action bounds "
+            f"{cfg.env} has per-dimension action bounds "
             f"{space.low}..{space.high}; the planners take one scalar low/high"
         )
     return int(space.shape[0]), float(low[0]), float(high[0])
@@ -228,9 +244,7 @@ def _action_bounds(env: Any, cfg: PlanConfig) -> tuple[int, float, float]:
 
 def _load_world_model(cfg: PlanConfig, device: torch.device) -> WorldModel:
     if not cfg.world_model:
-        raise ValueError(
-            f"vworld/eval/harness.py: PlanConfig.world_model must be a path for planner={cfg.planner!r}"
-        )
+        raise ValueError(f"PlanConfig.world_model must be a path for planner={cfg.planner!r}")
     from vworld.world_model import load_world_model
 
     return load_world_model(cfg.world_model, device=device)
@@ -276,7 +290,7 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
             wm_block = getattr(world_model, "frame_stride", None)
         if wm_block is not None and int(wm_block) != cfg.action_block:
             raise ValueError(
-                f"vworld/eval/harness.py: PlanConfig.action_block={cfg.action_block} but one "
+                f"PlanConfig.action_block={cfg.action_block} but one "
                 f"world-model step is {wm_block} env steps (its frame_stride); set "
                 f"action_block={wm_block}"
             )
@@ -380,6 +394,12 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
         "success_threshold": threshold,
         "device": str(device),
         "episodes": episodes,
+        # what the planner's cost compared: with latent_only, predicted latents against the
+        # goal image's latent and nothing else (no probe, no goal state, no simulator state)
+        "cost": {
+            **to_dict(cfg.cost),
+            "planner_uses_world_model": cfg.planner in ("cem", "mppi", "gd"),
+        },
         "config": to_dict(cfg),
     }
     errs = [e["goal_state_error"] for e in episodes if "goal_state_error" in e]

@@ -53,7 +53,7 @@ def goal_api(env: Any) -> Any:
         inner = getattr(e, "env", None)
         if inner is None or inner is e:
             raise TypeError(
-                f"vworld/eval/mpc.py: {type(env).__name__} has no layer with the goal-env methods "
+                f"{type(env).__name__} has no layer with the goal-env methods "
                 f"{_GOAL_API} (an envs.GoalEnv, or wrapped by envs.GoalImageAdapter)"
             )
         e = inner
@@ -130,6 +130,14 @@ class LatentController:
         match_recording: bool = True,
     ) -> None:
         self.world_model = world_model
+        cost.validate()
+        if cost.latent_only and getattr(world_model, "image_state_dims", None):
+            raise ValueError(
+                "cost.latent_only: this world model's state holds dims "
+                f"{list(world_model.image_state_dims)} that a state probe reads from images "
+                "(trained on simulator labels, train-ac data.sim_state_dims); a latent-only "
+                "planner takes a world model trained without them"
+            )
         codec = getattr(world_model, "frame_codec", None)
         self.frame_codec: dict | None = dict(codec) if codec and match_recording else None
         self.planner = planner
@@ -182,10 +190,7 @@ class LatentController:
             return None, None
         if cost.goal_state == "given":
             if goal_obs.get("state") is None:
-                raise ValueError(
-                    "vworld/eval/mpc.py: cost.goal_state=given but the goal observation has no "
-                    "'state'"
-                )
+                raise ValueError("cost.goal_state=given but the goal observation has no 'state'")
             full = torch.as_tensor(goal_obs["state"], device=self.device).float().reshape(-1)
             dims = list(cost.state_dims) if cost.state_dims else list(range(len(full)))
             return full[dims], dims
@@ -193,7 +198,7 @@ class LatentController:
         probed = getattr(self.world_model, "state_dims", None)
         if read is None or probed is None:
             raise ValueError(
-                "vworld/eval/mpc.py: cost.goal_state=probe needs a world model with a state "
+                "cost.goal_state=probe needs a world model with a state "
                 "probe (`vworld train-ac ... probe.enabled=true`); or set cost.goal_state=given"
             )
         est = read(goal_frames).reshape(-1)  # (K,) for the probed dims
@@ -201,7 +206,7 @@ class LatentController:
         missing = [d for d in dims if d not in probed]
         if missing:
             raise ValueError(
-                f"vworld/eval/mpc.py: cost.state_dims {missing} are not probed by the world "
+                f"cost.state_dims {missing} are not probed by the world "
                 f"model (its probe estimates dims {list(probed)})"
             )
         return est[[probed.index(d) for d in dims]], dims
@@ -209,9 +214,7 @@ class LatentController:
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """Plan from ``obs`` and return the first ``receding_horizon`` actions ``(k, A)``."""
         if self._z_goal is None:
-            raise RuntimeError(
-                "vworld/eval/mpc.py: LatentController.reset(goal_obs) was not called"
-            )
+            raise RuntimeError("LatentController.reset(goal_obs) was not called")
         with torch.no_grad():
             frames = self._frames(obs["pixels"])
             z_ctx = self.world_model.encode(frames)
@@ -291,7 +294,7 @@ class OracleSimulator:
 
         if not isinstance(env, envs.GoalEnv):
             raise TypeError(
-                "vworld/eval/mpc.py: the oracle simulates envs.GoalEnv tasks only "
+                "the oracle simulates envs.GoalEnv tasks only "
                 f"(it mirrors GoalEnv.step), got {type(env).__name__}"
             )
         import mujoco
@@ -461,7 +464,7 @@ def run_episode(
         num_plans += 1
         if actions.ndim != 2 or len(actions) == 0:
             raise ValueError(
-                f"vworld/eval/mpc.py: controller.act must return (k >= 1, action_dim) actions, "
+                f"controller.act must return (k >= 1, action_dim) actions, "
                 f"got shape {actions.shape}"
             )
         stop = False

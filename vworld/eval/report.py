@@ -27,7 +27,7 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
         z: normal quantile of the confidence level.
     """
     if n < 0 or not 0 <= successes <= max(n, 0):
-        raise ValueError(f"vworld/eval/report.py: need 0 <= successes <= n, got {successes}/{n}")
+        raise ValueError(f"need 0 <= successes <= n, got {successes}/{n}")
     if n == 0:
         return 0.0, 1.0
     p = successes / n
@@ -94,7 +94,7 @@ def write_video(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: int 
     import av
 
     if len(frames) == 0:
-        raise ValueError(f"vworld/eval/report.py: no frames to write to {path}")
+        raise ValueError(f"no frames to write to {path}")
     h, w = frames[0].shape[:2]
     ph, pw = h + h % 2, w + w % 2
     path = Path(path)

@@ -43,7 +43,7 @@ def mlp_stack(din: int, hidden: int, dout: int, depth: int) -> nn.Sequential:
     ``depth`` must be >= 1; parameters are named ``0.weight``, ``2.weight``, ... in order.
     """
     if depth < 1:
-        raise ValueError(f"vworld/layers/mlp.py: depth must be >= 1, got {depth}")
+        raise ValueError(f"depth must be >= 1, got {depth}")
     layers: list[nn.Module] = []
     for i in range(depth):
         layers += [nn.Linear(din if i == 0 else hidden, hidden), nn.GELU()]

@@ -22,10 +22,7 @@ def gather_tokens(x: Tensor, ids: Tensor) -> Tensor:
         ids: ``(B, K)`` integer indices into ``N``.
     """
     if ids.ndim != 2 or ids.shape[0] != x.shape[0]:
-        raise ValueError(
-            f"vworld/layers/patch_embed.py: token indices must be (B={x.shape[0]}, K), "
-            f"got {tuple(ids.shape)}"
-        )
+        raise ValueError(f"token indices must be (B={x.shape[0]}, K), got {tuple(ids.shape)}")
     return torch.gather(x, 1, ids.unsqueeze(-1).expand(-1, -1, x.shape[-1]))  # (B, K, D)
 
 

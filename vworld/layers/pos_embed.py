@@ -58,7 +58,7 @@ def sincos_1d(dim: int, pos: Tensor) -> Tensor:
         pos: ``(M,)`` positions.
     """
     if dim % 2:
-        raise ValueError(f"vworld/layers/pos_embed.py: sincos dim must be even, got {dim}")
+        raise ValueError(f"sincos dim must be even, got {dim}")
     omega = torch.arange(dim // 2, dtype=torch.float64) / (dim / 2.0)
     omega = 1.0 / 10000**omega  # (dim/2,)
     out = pos.double().reshape(-1, 1) * omega  # (M, dim/2)
@@ -87,7 +87,7 @@ def sincos_3d(embed_dim: int, grid: tuple[int, int, int], uniform_power: bool = 
     )[:, :embed_dim]
     if table.shape[1] != embed_dim:
         raise ValueError(
-            f"vworld/layers/pos_embed.py: embed_dim={embed_dim} must be divisible by 4 "
+            f"embed_dim={embed_dim} must be divisible by 4 "
             "for a 3D sin-cos table (or use uniform_power=True)"
         )
     return table.float()

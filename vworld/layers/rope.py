@@ -61,18 +61,12 @@ def rope_angles(
         ``(cos, sin)``, each fp32 ``(..., N, 3 * rope_axis_dim(head_dim))``.
     """
     if variant not in ROPE_VARIANTS:
-        raise ValueError(
-            f"vworld/layers/rope.py: variant must be one of {ROPE_VARIANTS}, got {variant!r}"
-        )
+        raise ValueError(f"variant must be one of {ROPE_VARIANTS}, got {variant!r}")
     if pos.shape[-1] != 3:
-        raise ValueError(
-            f"vworld/layers/rope.py: pos must end in 3 (time, height, width), got {tuple(pos.shape)}"
-        )
+        raise ValueError(f"pos must end in 3 (time, height, width), got {tuple(pos.shape)}")
     a = rope_axis_dim(head_dim)
     if a == 0:
-        raise ValueError(
-            f"vworld/layers/rope.py: head_dim={head_dim} is too small for 3D RoPE (needs >= 6)"
-        )
+        raise ValueError(f"head_dim={head_dim} is too small for 3D RoPE (needs >= 6)")
     half = a // 2
     omega = torch.arange(half, dtype=torch.float32, device=pos.device) / half
     omega = theta**-omega  # (a/2,)

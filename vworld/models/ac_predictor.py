@@ -24,40 +24,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vworld.layers.mlp import MLP
+from vworld.layers.pooling import pool_tokens
 from vworld.layers.rope import apply_rope, rope_angles, rope_axis_dim
 from vworld.models.registry import create_model, list_models, register_configs
 
-_FILE = "vworld/models/ac_predictor.py"
-
 StateFn = Callable[[Tensor, Tensor], Tensor]
-
-
-def pool_tokens(z: Tensor, grid: tuple[int, int], pool_grid: tuple[int, int] | None) -> Tensor:
-    """Average-pool each frame's tokens from ``grid`` to ``pool_grid`` (adaptive pooling).
-
-    Use the same call on the prediction targets as the predictor uses on its inputs.
-
-    Args:
-        z: frame tokens ``(..., h*w, D)``, row-major (height, then width).
-        grid: the token grid ``(h, w)`` of one frame.
-        pool_grid: the output grid ``(h', w')``; ``None`` returns ``z`` unchanged.
-
-    Returns:
-        ``(..., h'*w', D)``.
-    """
-    if pool_grid is None or tuple(pool_grid) == tuple(grid):
-        return z
-    h, w = grid
-    ph, pw = pool_grid
-    if z.shape[-2] != h * w:
-        raise ValueError(
-            f"{_FILE}: pool_tokens: z has {z.shape[-2]} tokens per frame, expected "
-            f"grid {h}x{w} = {h * w}"
-        )
-    lead, dim = z.shape[:-2], z.shape[-1]
-    x = z.reshape(-1, h, w, dim).permute(0, 3, 1, 2)  # (M, D, h, w)
-    x = F.adaptive_avg_pool2d(x, (ph, pw))  # (M, D, h', w')
-    return x.flatten(2).transpose(1, 2).reshape(*lead, ph * pw, dim)  # (..., h'*w', D)
 
 
 def build_block_causal_mask(
@@ -89,7 +60,7 @@ class ACAttention(nn.Module):
     def __init__(self, dim: int, num_heads: int, qkv_bias: bool = True) -> None:
         super().__init__()
         if dim % num_heads:
-            raise ValueError(f"{_FILE}: dim={dim} is not divisible by num_heads={num_heads}")
+            raise ValueError(f"dim={dim} is not divisible by num_heads={num_heads}")
         self.num_heads = num_heads
         self.head_dim = dim // num_heads
         self.scale = self.head_dim**-0.5
@@ -243,6 +214,8 @@ class ActionConditionedPredictor(nn.Module):
         init_std: std of the truncated-normal initialisation of linear weights.
     """
 
+    learned_latent = False  # predicts the encoder's own tokens (no projector)
+
     def __init__(
         self,
         embed_dim: int,
@@ -273,7 +246,7 @@ class ActionConditionedPredictor(nn.Module):
         if self.pool_grid is not None and (
             self.pool_grid[0] > self.grid[0] or self.pool_grid[1] > self.grid[1]
         ):
-            raise ValueError(f"{_FILE}: pool_grid={pool_grid} must not exceed grid={grid}")
+            raise ValueError(f"pool_grid={pool_grid} must not exceed grid={grid}")
         self.token_grid = self.pool_grid or self.grid
         self.num_frame_tokens = self.token_grid[0] * self.token_grid[1]
         self.num_cond_tokens = 3 if extrinsics_dim > 0 else 2
@@ -287,7 +260,7 @@ class ActionConditionedPredictor(nn.Module):
         self.head_dim = predictor_embed_dim // num_heads
         self.rope_dim = rope_axis_dim(self.head_dim)  # channels per axis (time, h, w)
         if use_rope and self.rope_dim == 0:
-            raise ValueError(f"{_FILE}: head_dim={self.head_dim} is too small for 3D RoPE")
+            raise ValueError(f"head_dim={self.head_dim} is too small for 3D RoPE")
 
         self.predictor_embed = nn.Linear(embed_dim, predictor_embed_dim)
         self.action_encoder = nn.Linear(action_dim, predictor_embed_dim)
@@ -338,22 +311,20 @@ class ActionConditionedPredictor(nn.Module):
     def _frame_tokens(self, z: Tensor, name: str) -> Tensor:
         """Validate ``(B, T, Np, D)`` and pool to the model's token grid if needed."""
         if z.dim() != 4 or z.shape[-1] != self.embed_dim:
-            raise ValueError(
-                f"{_FILE}: {name} must be (B, T, Np, {self.embed_dim}), got {tuple(z.shape)}"
-            )
+            raise ValueError(f"{name} must be (B, T, Np, {self.embed_dim}), got {tuple(z.shape)}")
         n_full = self.grid[0] * self.grid[1]
         if z.shape[2] == self.num_frame_tokens:
             return z
         if z.shape[2] == n_full:
             return pool_tokens(z, self.grid, self.pool_grid)
         raise ValueError(
-            f"{_FILE}: {name} has {z.shape[2]} tokens per frame, expected {n_full} "
+            f"{name} has {z.shape[2]} tokens per frame, expected {n_full} "
             f"(grid {self.grid}) or {self.num_frame_tokens} (pooled grid {self.token_grid})"
         )
 
     def _check_cond(self, x: Tensor, name: str, dim: int, b: int, t: int) -> None:
         if x.dim() != 3 or x.shape[2] != dim or x.shape[1] != t or x.shape[0] not in (1, b):
-            raise ValueError(f"{_FILE}: {name} must be ({b}, {t}, {dim}), got {tuple(x.shape)}")
+            raise ValueError(f"{name} must be ({b}, {t}, {dim}), got {tuple(x.shape)}")
 
     def _embed(self, z: Tensor, a: Tensor, s: Tensor, e: Tensor | None) -> Tensor:
         """Tokens of T steps ``(B, T*L, C)`` from pooled frames, actions, states, extrinsics."""
@@ -361,7 +332,7 @@ class ActionConditionedPredictor(nn.Module):
         parts = [self.action_encoder(a), self.state_encoder(s)]  # each (B, T, C)
         if self.extrinsics_encoder is not None:
             if e is None:
-                raise ValueError(f"{_FILE}: extrinsics are required (extrinsics_dim > 0)")
+                raise ValueError("extrinsics are required (extrinsics_dim > 0)")
             parts.append(self.extrinsics_encoder(e))
         cond = torch.stack([p.expand(b, t, -1) for p in parts], dim=2)  # (B, T, K, C)
         x = torch.cat([cond, self.predictor_embed(z)], dim=2)  # (B, T, L, C)
@@ -405,7 +376,7 @@ class ActionConditionedPredictor(nn.Module):
         z = self._frame_tokens(z, "z")
         b, t = z.shape[:2]
         if t > self.max_steps:
-            raise ValueError(f"{_FILE}: z has T={t} steps, max_steps={self.max_steps}")
+            raise ValueError(f"z has T={t} steps, max_steps={self.max_steps}")
         self._check_cond(actions, "actions", self.action_dim, b, t)
         self._check_cond(states, "states", self.state_dim, b, t)
         x = self._embed(z, actions, states, extrinsics)
@@ -454,23 +425,22 @@ class ActionConditionedPredictor(nn.Module):
         b, tc = z_ctx.shape[:2]
         if actions.dim() != 3 or actions.shape[2] != self.action_dim:
             raise ValueError(
-                f"{_FILE}: actions must be (N, H, {self.action_dim}), got {tuple(actions.shape)}"
+                f"actions must be (N, H, {self.action_dim}), got {tuple(actions.shape)}"
             )
         n, horizon = actions.shape[:2]
         if b not in (1, n):
-            raise ValueError(f"{_FILE}: z_ctx batch must be 1 or N={n}, got {b}")
+            raise ValueError(f"z_ctx batch must be 1 or N={n}, got {b}")
         self._check_cond(s_ctx, "s_ctx", self.state_dim, b, tc)
         if a_ctx.dim() != 3 or a_ctx.shape[1] != tc - 1 or a_ctx.shape[2] != self.action_dim:
             raise ValueError(
-                f"{_FILE}: a_ctx must be ({b}, {tc - 1}, {self.action_dim}), "
-                f"got {tuple(a_ctx.shape)}"
+                f"a_ctx must be ({b}, {tc - 1}, {self.action_dim}), got {tuple(a_ctx.shape)}"
             )
         if tc + horizon - 1 > self.max_steps:
             raise ValueError(
-                f"{_FILE}: Tc + H - 1 = {tc + horizon - 1} steps exceed max_steps={self.max_steps}"
+                f"Tc + H - 1 = {tc + horizon - 1} steps exceed max_steps={self.max_steps}"
             )
         if self.state_head is None and state_fn is None:
-            raise ValueError(f"{_FILE}: the model has no state head; pass state_fn to rollout")
+            raise ValueError("the model has no state head; pass state_fn to rollout")
         if use_cache:
             return self._rollout_cached(z_ctx, s_ctx, a_ctx, actions, e_ctx, state_fn)
         return self._rollout_uncached(z_ctx, s_ctx, a_ctx, actions, e_ctx, state_fn)
@@ -589,14 +559,21 @@ def build_ac_predictor(name: str, **overrides) -> nn.Module:
 
     Args:
         name: one of ``AC_CONFIGS`` (``ac_vjepa2``, ``ac_micro``, ``ac_test``: the V-JEPA 2-AC
-            transformer) or ``PROPRIO_CONFIGS`` (``proprio_micro``, ``proprio_test``: see
-            ``vworld/models/proprio_predictor.py``).
+            transformer), ``PROPRIO_CONFIGS`` (``proprio_micro``, ``proprio_test``: see
+            ``vworld/models/proprio_predictor.py``) or ``LATENT_CONFIGS`` (``latent_micro``,
+            ``latent_test``: ``vworld/models/latent_predictor.py``).
         **overrides: the model's arguments (e.g. ``action_dim=4``, ``pool_grid=(4, 4)``); an
             unknown name raises ``TypeError``.
     """
+    known = ac_predictor_names()
+    if name not in known:
+        raise KeyError(f"model.name: unknown action-conditioned predictor {name!r}; known: {known}")
+    return create_model(name, **overrides)
+
+
+def ac_predictor_names() -> list[str]:
+    """Every registered action-conditioned predictor name."""
+    import vworld.models.latent_predictor
     import vworld.models.proprio_predictor  # noqa: F401  (registers the proprio_* names)
 
-    known = list_models("ac_predictor")
-    if name not in known:
-        raise KeyError(f"{_FILE}: unknown AC predictor {name!r}; known: {known}")
-    return create_model(name, **overrides)
+    return list_models("ac_predictor")

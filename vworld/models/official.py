@@ -62,9 +62,7 @@ def convert_official_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
                 if new.startswith(p):
                     new, stripped = new[len(p) :], True
         if new in out:
-            raise ValueError(
-                f"vworld/models/official.py: keys collide after stripping prefixes: {new!r}"
-            )
+            raise ValueError(f"keys collide after stripping prefixes: {new!r}")
         out[new] = val
     return out
 
@@ -72,12 +70,10 @@ def convert_official_state_dict(sd: dict[str, Tensor]) -> dict[str, Tensor]:
 def _read(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"vworld/models/official.py: checkpoint {path} does not exist")
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict):
-        raise ValueError(
-            f"vworld/models/official.py: {path} holds a {type(ckpt).__name__}, expected a dict"
-        )
+        raise ValueError(f"{path} holds a {type(ckpt).__name__}, expected a dict")
     return ckpt
 
 
@@ -89,17 +85,14 @@ def _select(
     if any(isinstance(v, Tensor) and needle in k for k, v in ckpt.items()):
         return convert_official_state_dict(ckpt)  # a bare state dict
     raise KeyError(
-        f"vworld/models/official.py: {path} has no state dict under key {key!r} "
-        f"(top-level keys: {sorted(ckpt)[:20]})"
+        f"{path} has no state dict under key {key!r} (top-level keys: {sorted(ckpt)[:20]})"
     )
 
 
 def _depth(sd: dict[str, Tensor], prefix: str) -> int:
     ids = {int(m.group(1)) for k in sd if (m := re.match(rf"{prefix}\.(\d+)\.", k))}
     if not ids or ids != set(range(len(ids))):
-        raise ValueError(
-            f"vworld/models/official.py: blocks '{prefix}.N.' missing or not contiguous: {sorted(ids)}"
-        )
+        raise ValueError(f"blocks '{prefix}.N.' missing or not contiguous: {sorted(ids)}")
     return len(ids)
 
 
@@ -125,14 +118,10 @@ def _resolve_pos(
     pos_embed: str, table: Tensor | None, ckpt: dict[str, Any], dim: int
 ) -> tuple[str, tuple[tuple[int, int, int], bool] | None]:
     if pos_embed not in ("auto", "rope", "sincos"):
-        raise ValueError(
-            f"vworld/models/official.py: pos_embed must be auto/rope/sincos, got {pos_embed!r}"
-        )
+        raise ValueError(f"pos_embed must be auto/rope/sincos, got {pos_embed!r}")
     match = _sincos_match(table[0], dim) if table is not None and table.ndim == 3 else None
     if pos_embed == "sincos" and table is None:
-        raise ValueError(
-            "vworld/models/official.py: pos_embed='sincos' but the checkpoint has no position table"
-        )
+        raise ValueError("pos_embed='sincos' but the checkpoint has no position table")
     if pos_embed != "auto":
         return pos_embed, match
     if table is None:
@@ -155,13 +144,11 @@ def infer_encoder_config(sd: dict[str, Tensor], num_heads: int | None = None) ->
         num_heads: attention heads (default: ``HEADS_BY_WIDTH`` or width / 64).
     """
     if "patch_embed.proj.weight" not in sd:
-        raise KeyError(
-            "vworld/models/official.py: encoder state dict lacks 'patch_embed.proj.weight'"
-        )
+        raise KeyError("encoder state dict lacks 'patch_embed.proj.weight'")
     w = sd["patch_embed.proj.weight"]
     if w.ndim != 5:
         raise ValueError(
-            f"vworld/models/official.py: patch_embed.proj.weight must be a Conv3d weight (5D), got {tuple(w.shape)}"
+            f"patch_embed.proj.weight must be a Conv3d weight (5D), got {tuple(w.shape)}"
         )
     dim, in_chans, tubelet, patch, _ = w.shape
     hidden = sd["blocks.0.mlp.fc1.weight"].shape[0]
@@ -188,15 +175,11 @@ def infer_predictor_config(
         rope: whether the predictor uses RoPE (sets the default head count).
     """
     if "predictor_embed.weight" not in sd:
-        raise KeyError(
-            "vworld/models/official.py: predictor state dict lacks 'predictor_embed.weight'"
-        )
+        raise KeyError("predictor state dict lacks 'predictor_embed.weight'")
     pdim, dim = sd["predictor_embed.weight"].shape
     n_tok = sum(1 for k in sd if re.fullmatch(r"mask_tokens\.\d+", k))
     if n_tok == 0:
-        raise ValueError(
-            "vworld/models/official.py: predictor has no mask tokens (diffusion predictors are not supported)"
-        )
+        raise ValueError("predictor has no mask tokens (diffusion predictors are not supported)")
     hidden = sd["predictor_blocks.0.mlp.fc1.weight"].shape[0]
     return dict(
         embed_dim=dim,
@@ -297,12 +280,12 @@ def _load(model: torch.nn.Module, sd: dict[str, Tensor], path: str | Path, key: 
     for name in ("pos_embed", "predictor_pos_embed"):
         if name in sd and name in own and sd[name].shape != own[name].shape:
             raise ValueError(
-                f"vworld/models/official.py: {path}[{key}].{name} has shape {tuple(sd[name].shape)} but the "
+                f"{path}[{key}].{name} has shape {tuple(sd[name].shape)} but the "
                 f"model expects {tuple(own[name].shape)}; pass img_size/num_frames of the training run"
             )
     missing, unexpected = model.load_state_dict(sd, strict=False)
     if missing or unexpected:
         raise ValueError(
-            f"vworld/models/official.py: {path}[{key}] does not match the inferred architecture: "
+            f"{path}[{key}] does not match the inferred architecture: "
             f"missing {missing[:10]}, unexpected {unexpected[:10]}"
         )

@@ -28,7 +28,6 @@ from torch import Tensor
 
 from vworld.models.ac_predictor import ActionConditionedPredictor
 
-_FILE = "vworld/models/official_ac.py"
 _PREFIXES = ("module.", "backbone.", "_orig_mod.")
 
 
@@ -44,7 +43,7 @@ def clean_official_ac_keys(state_dict: dict[str, Tensor]) -> dict[str, Tensor]:
         while new.startswith(_PREFIXES):
             new = new.split(".", 1)[1]
         if new in out:
-            raise ValueError(f"{_FILE}: key {key!r} collides with another after prefix removal")
+            raise ValueError(f"key {key!r} collides with another after prefix removal")
         out[new] = val
     return out
 
@@ -64,19 +63,19 @@ def official_ac_kwargs(
     """
     for name in ("predictor_embed.weight", "action_encoder.weight", "state_encoder.weight"):
         if name not in state_dict:
-            raise KeyError(f"{_FILE}: official predictor state dict has no {name!r}")
+            raise KeyError(f"official predictor state dict has no {name!r}")
     if any(k.endswith("mlp.fc3.weight") for k in state_dict):
-        raise ValueError(f"{_FILE}: SwiGLU predictors (mlp.fc3, use_silu=True) are not supported")
+        raise ValueError("SwiGLU predictors (mlp.fc3, use_silu=True) are not supported")
     pred_dim, embed_dim = state_dict["predictor_embed.weight"].shape
     block_ids = {
         int(m.group(1)) for k in state_dict if (m := re.match(r"predictor_blocks\.(\d+)\.", k))
     }
     if not block_ids or block_ids != set(range(len(block_ids))):
-        raise ValueError(f"{_FILE}: predictor_blocks indices must be 0..depth-1, got {block_ids}")
+        raise ValueError(f"predictor_blocks indices must be 0..depth-1, got {block_ids}")
     hidden = state_dict["predictor_blocks.0.mlp.fc1.weight"].shape[0]
     extr = state_dict.get("extrinsics_encoder.weight")
     if use_extrinsics and extr is None:
-        raise KeyError(f"{_FILE}: use_extrinsics=True but the state dict has no extrinsics_encoder")
+        raise KeyError("use_extrinsics=True but the state dict has no extrinsics_encoder")
     return dict(
         embed_dim=int(embed_dim),
         action_dim=int(state_dict["action_encoder.weight"].shape[1]),
@@ -128,13 +127,13 @@ def official_ac_predictor_from_state_dict(
     unexpected = sorted(set(sd) - set(expected))
     if missing or unexpected:
         raise KeyError(
-            f"{_FILE}: official predictor keys do not match: missing {missing[:8]}, "
+            f"official predictor keys do not match: missing {missing[:8]}, "
             f"unexpected {unexpected[:8]}"
         )
     for key, val in sd.items():
         if val.shape != expected[key].shape:
             raise ValueError(
-                f"{_FILE}: {key} has shape {tuple(val.shape)}, expected {tuple(expected[key].shape)}"
+                f"{key} has shape {tuple(val.shape)}, expected {tuple(expected[key].shape)}"
             )
     model.load_state_dict(sd, strict=True)
     return model
@@ -168,17 +167,17 @@ def load_official_ac_predictor(
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"{_FILE}: checkpoint {path} does not exist")
+        raise FileNotFoundError(f"checkpoint {path} does not exist")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict):
-        raise ValueError(f"{_FILE}: {path} does not hold a dict, got {type(ckpt).__name__}")
+        raise ValueError(f"{path} does not hold a dict, got {type(ckpt).__name__}")
     if key in ckpt:
         sd = ckpt[key]
     elif any(k.endswith("predictor_embed.weight") for k in ckpt):
         sd = ckpt
     else:
         raise KeyError(
-            f"{_FILE}: {path} has no {key!r} entry (keys: {sorted(ckpt)[:10]}) and is not a "
+            f"{path} has no {key!r} entry (keys: {sorted(ckpt)[:10]}) and is not a "
             "predictor state dict"
         )
     return official_ac_predictor_from_state_dict(

@@ -77,11 +77,9 @@ class MaskedPredictor(nn.Module):
         grad_checkpointing: bool = False,
     ) -> None:
         super().__init__()
-        check_pos_embed(pos_embed, rope_variant, "vworld/models/predictor.py")
+        check_pos_embed(pos_embed, rope_variant, "MaskedPredictor")
         if num_mask_tokens < 1:
-            raise ValueError(
-                f"vworld/models/predictor.py: num_mask_tokens must be >= 1, got {num_mask_tokens}"
-            )
+            raise ValueError(f"num_mask_tokens must be >= 1, got {num_mask_tokens}")
         img_hw = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.embed_dim = embed_dim
         self.predictor_embed_dim = predictor_embed_dim
@@ -130,7 +128,7 @@ class MaskedPredictor(nn.Module):
     def pos_table(self, grid: tuple[int, int, int]) -> Tensor:
         """Sin-cos table ``(1, N, Dp)`` for ``grid`` (the stored buffer at the init grid)."""
         if self.predictor_pos_embed is None:
-            raise RuntimeError("vworld/models/predictor.py: pos_table needs pos_embed='sincos'")
+            raise RuntimeError("pos_table needs pos_embed='sincos'")
         if tuple(grid) == self.init_grid:
             return self.predictor_pos_embed
         table = sincos_3d(self.predictor_embed_dim, grid, self.uniform_power)
@@ -161,7 +159,7 @@ class MaskedPredictor(nn.Module):
         B, Nc, _ = ctx.shape
         if masks_ctx.shape != (B, Nc) or masks_tgt.ndim != 2 or masks_tgt.shape[0] != B:
             raise ValueError(
-                f"vworld/models/predictor.py: expected masks_ctx (B={B}, Nc={Nc}) and masks_tgt "
+                f"expected masks_ctx (B={B}, Nc={Nc}) and masks_tgt "
                 f"(B, Nt), got {tuple(masks_ctx.shape)} and {tuple(masks_tgt.shape)}"
             )
         Nt = masks_tgt.shape[1]

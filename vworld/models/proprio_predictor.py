@@ -24,25 +24,14 @@ pose to the state, and the state probe reads it from images when planning.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
+from vworld.layers.angles import wrap_angles
 from vworld.layers.mlp import mlp_stack
 from vworld.models.registry import register_configs
-
-_FILE = "vworld/models/proprio_predictor.py"
-
-
-def wrap_angles(x: Tensor, dims: Sequence[int]) -> Tensor:
-    """``x`` with its last-axis entries ``dims`` taken modulo 2 pi into [-pi, pi)."""
-    if not dims:
-        return x
-    x = x.clone()
-    x[..., list(dims)] = torch.remainder(x[..., list(dims)] + math.pi, 2.0 * math.pi) - math.pi
-    return x
 
 
 class ProprioLatentPredictor(nn.Module):
@@ -65,6 +54,8 @@ class ProprioLatentPredictor(nn.Module):
         max_steps: longest sequence accepted (kept for interface parity with the transformer).
     """
 
+    learned_latent = False  # predicts the encoder's own tokens (no projector)
+
     def __init__(
         self,
         embed_dim: int,
@@ -82,7 +73,7 @@ class ProprioLatentPredictor(nn.Module):
         super().__init__()
         bad = [d for d in angle_dims if not 0 <= int(d) < state_dim]
         if bad:
-            raise ValueError(f"{_FILE}: angle_dims {bad} out of range for state_dim={state_dim}")
+            raise ValueError(f"angle_dims {bad} out of range for state_dim={state_dim}")
         self.embed_dim, self.action_dim, self.state_dim = embed_dim, action_dim, state_dim
         self.grid = self.token_grid = (int(grid[0]), int(grid[1]))
         self.num_frame_tokens = self.grid[0] * self.grid[1]
@@ -161,12 +152,12 @@ class ProprioLatentPredictor(nn.Module):
         """
         if actions.dim() != 3 or actions.shape[2] != self.action_dim:
             raise ValueError(
-                f"{_FILE}: actions must be (N, H, {self.action_dim}), got {tuple(actions.shape)}"
+                f"actions must be (N, H, {self.action_dim}), got {tuple(actions.shape)}"
             )
         self._check(z_ctx, a_ctx, s_ctx, t_actions=z_ctx.shape[1] - 1)
         n, horizon = actions.shape[:2]
         if s_ctx.shape[0] not in (1, n):
-            raise ValueError(f"{_FILE}: s_ctx batch must be 1 or N={n}, got {s_ctx.shape[0]}")
+            raise ValueError(f"s_ctx batch must be 1 or N={n}, got {s_ctx.shape[0]}")
         s = s_ctx[:, -1].expand(n, -1)
         states = []
         for j in range(horizon):
@@ -179,21 +170,17 @@ class ProprioLatentPredictor(nn.Module):
     def _check(self, z: Tensor, a: Tensor, s: Tensor, t_actions: int | None = None) -> None:
         if z.dim() != 4 or z.shape[2:] != (self.num_frame_tokens, self.embed_dim):
             raise ValueError(
-                f"{_FILE}: z must be (B, T, {self.num_frame_tokens}, {self.embed_dim}) "
+                f"z must be (B, T, {self.num_frame_tokens}, {self.embed_dim}) "
                 f"(grid {self.grid}), got {tuple(z.shape)}"
             )
         t = z.shape[1]
         if t > self.max_steps:
-            raise ValueError(f"{_FILE}: z has T={t} steps, max_steps={self.max_steps}")
+            raise ValueError(f"z has T={t} steps, max_steps={self.max_steps}")
         t_a = t if t_actions is None else t_actions
         if a.dim() != 3 or a.shape[1:] != (t_a, self.action_dim):
-            raise ValueError(
-                f"{_FILE}: actions must be (B, {t_a}, {self.action_dim}), got {tuple(a.shape)}"
-            )
+            raise ValueError(f"actions must be (B, {t_a}, {self.action_dim}), got {tuple(a.shape)}")
         if s.dim() != 3 or s.shape[1:] != (t, self.state_dim):
-            raise ValueError(
-                f"{_FILE}: states must be (B, {t}, {self.state_dim}), got {tuple(s.shape)}"
-            )
+            raise ValueError(f"states must be (B, {t}, {self.state_dim}), got {tuple(s.shape)}")
 
 
 PROPRIO_CONFIGS: dict[str, dict] = {

@@ -25,6 +25,7 @@ from vworld.models.predictor import MaskedPredictor
 from vworld.models.vit import VisionTransformer
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], str]] = {}
+_CLASSES: dict[str, type[nn.Module]] = {}  # names registered by register_configs
 
 
 def register_model(
@@ -39,9 +40,7 @@ def register_model(
 
     def deco(fn: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _REGISTRY:
-            raise ValueError(
-                f"vworld/models/registry.py: model name {name!r} is already registered"
-            )
+            raise ValueError(f"model name {name!r} is already registered")
         _REGISTRY[name] = (fn, kind)
         return fn
 
@@ -51,6 +50,12 @@ def register_model(
 def list_models(kind: str | None = None) -> list[str]:
     """Sorted registered names, optionally only those of one ``kind``."""
     return sorted(n for n, (_, k) in _REGISTRY.items() if kind is None or k == kind)
+
+
+def model_class(name: str) -> type[nn.Module] | None:
+    """The class a name registered with :func:`register_configs` builds (else None)."""
+    _check_name(name)
+    return _CLASSES.get(name)
 
 
 def model_kind(name: str) -> str:
@@ -72,7 +77,7 @@ def create_model(name: str, **overrides: Any) -> nn.Module:
 
 def _check_name(name: str) -> None:
     if name not in _REGISTRY:
-        raise KeyError(f"vworld/models/registry.py: unknown model {name!r}; known: {list_models()}")
+        raise KeyError(f"unknown model {name!r}; known: {list_models()}")
 
 
 def build(cls: type[nn.Module], defaults: dict[str, Any], overrides: dict[str, Any]) -> nn.Module:
@@ -86,10 +91,7 @@ def build(cls: type[nn.Module], defaults: dict[str, Any], overrides: dict[str, A
     params = inspect.signature(cls).parameters
     bad = sorted(set(overrides) - set(params))
     if bad:
-        raise TypeError(
-            f"vworld/models/registry.py: unknown argument(s) {bad} for {cls.__name__}; "
-            f"valid: {sorted(params)}"
-        )
+        raise TypeError(f"unknown argument(s) {bad} for {cls.__name__}; valid: {sorted(params)}")
     return cls(**{**defaults, **overrides})
 
 
@@ -101,6 +103,7 @@ def register_configs(cls: type[nn.Module], configs: dict[str, dict[str, Any]], k
             return build(cls, _defaults, overrides)
 
         register_model(name, kind=kind)(factory)
+        _CLASSES[name] = cls
 
 
 def _vit(**defaults: Any) -> Callable[..., nn.Module]:

@@ -25,8 +25,6 @@ from vworld.layers.mlp import mlp_stack
 
 __all__ = ["StateProbe"]
 
-_FILE = "vworld/models/state_probe.py"
-
 
 class StateProbe(nn.Module):
     """MLP from one frame's tokens ``(..., Np, D)`` to state dims ``(..., K)`` in env units.
@@ -56,7 +54,7 @@ class StateProbe(nn.Module):
         bad = [d for d in [*dims, *angle_dims] if not 0 <= int(d) < state_dim]
         if bad or not dims or len(set(dims)) != len(dims):
             raise ValueError(
-                f"{_FILE}: dims {dims} / angle_dims {list(angle_dims)} must be distinct indices "
+                f"dims {dims} / angle_dims {list(angle_dims)} must be distinct indices "
                 f"in [0, {state_dim})"
             )
         self.num_tokens, self.embed_dim, self.state_dim = num_tokens, embed_dim, state_dim
@@ -91,8 +89,7 @@ class StateProbe(nn.Module):
     def _flat(self, z: Tensor) -> Tensor:
         if z.shape[-2:] != (self.num_tokens, self.embed_dim):
             raise ValueError(
-                f"{_FILE}: tokens must be (..., {self.num_tokens}, {self.embed_dim}), "
-                f"got {tuple(z.shape)}"
+                f"tokens must be (..., {self.num_tokens}, {self.embed_dim}), got {tuple(z.shape)}"
             )
         return z.flatten(-2)
 

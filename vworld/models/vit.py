@@ -123,7 +123,7 @@ class VisionTransformer(nn.Module):
         grad_checkpointing: bool = False,
     ) -> None:
         super().__init__()
-        check_pos_embed(pos_embed, rope_variant, "vworld/models/vit.py")
+        check_pos_embed(pos_embed, rope_variant, "VisionTransformer")
         self.img_size = (img_size, img_size) if isinstance(img_size, int) else tuple(img_size)
         self.patch_size = patch_size
         self.num_frames = num_frames
@@ -167,7 +167,7 @@ class VisionTransformer(nn.Module):
         t, p = self.tubelet_size, self.patch_size
         if T % t or H % p or W % p or T <= 0 or H <= 0 or W <= 0:
             raise ValueError(
-                f"vworld/models/vit.py: input (T, H, W)=({T}, {H}, {W}) must be positive multiples of "
+                f"input (T, H, W)=({T}, {H}, {W}) must be positive multiples of "
                 f"(tubelet_size, patch_size, patch_size)=({t}, {p}, {p}); repeat a single frame "
                 f"tubelet_size times to encode an image"
             )
@@ -176,7 +176,7 @@ class VisionTransformer(nn.Module):
     def pos_table(self, grid: tuple[int, int, int]) -> Tensor:
         """Sin-cos table ``(1, N, D)`` for ``grid`` (the stored buffer at the init grid)."""
         if self.pos_embed is None:
-            raise RuntimeError("vworld/models/vit.py: pos_table needs pos_embed='sincos'")
+            raise RuntimeError("pos_table needs pos_embed='sincos'")
         if tuple(grid) == self.init_grid:
             return self.pos_embed
         table = sincos_3d(self.embed_dim, grid, self.uniform_power)
@@ -204,9 +204,7 @@ class VisionTransformer(nn.Module):
             ``(B, N, D)`` or ``(B, K, D)`` features after the final LayerNorm.
         """
         if x.ndim != 5 or x.shape[1] != self.in_chans:
-            raise ValueError(
-                f"vworld/models/vit.py: x must be (B, C={self.in_chans}, T, H, W), got {tuple(x.shape)}"
-            )
+            raise ValueError(f"x must be (B, C={self.in_chans}, T, H, W), got {tuple(x.shape)}")
         grid = self.grid(*x.shape[2:])
         x = self.patch_embed(x)  # (B, N, D)
         if self.pos_embed is not None:

@@ -25,10 +25,10 @@ from tqdm.auto import tqdm
 
 from vworld.data.episodes import RobotLog
 from vworld.encoders import encode_frames
-from vworld.models.ac_predictor import pool_tokens
+from vworld.layers.pooling import pool_tokens
 from vworld.train.checkpoint import atomic_save, load_checkpoint
 
-__all__ = ["EncodedEpisode", "encode_log", "feature_cache_key"]
+__all__ = ["EncodedEpisode", "encode_log", "feature_cache_key", "load_frames"]
 
 log = logging.getLogger("vworld.features")
 
@@ -144,5 +144,23 @@ def encode_log(
                 **({"z_probe": [e.z_probe for e in episodes]} if probe is not None else {}),
             },
             path,
+        )
+    return episodes
+
+
+def load_frames(log_: RobotLog, show_progress: bool = True) -> list[EncodedEpisode]:
+    """Every episode with its decoded uint8 frames ``(L, H, W, 3)`` in place of tokens, for
+    training that encodes the frames itself (encoder fine-tuning)."""
+    episodes = []
+    bar = tqdm(range(log_.num_episodes), desc="decode", disable=not show_progress)
+    for i in bar:
+        ep = log_.load_episode(i, frames=True)
+        episodes.append(
+            EncodedEpisode(
+                z=torch.from_numpy(np.ascontiguousarray(ep.frames)),
+                actions=ep.actions.astype(np.float32),
+                states=ep.states.astype(np.float32),
+                index=i,
+            )
         )
     return episodes

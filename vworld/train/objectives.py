@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["jepa_loss", "sigreg"]
+__all__ = ["jepa_loss", "sigreg", "variance_covariance"]
 
 
 def jepa_loss(pred: Tensor, target: Tensor, power: float = 1.0) -> Tensor:
@@ -58,3 +58,23 @@ def sigreg(
     err = ((ecf_re - gauss) ** 2 + ecf_im**2) * gauss  # (M, K)
     stat = torch.trapezoid(err, t, dim=-1) * n  # (M,)
     return stat.mean()
+
+
+def variance_covariance(x: Tensor, eps: float = 1e-4) -> Tensor:
+    """VICReg's variance and covariance terms (PLDM, eb_jepa): each feature's std is pushed
+    above 1 (hinge) and the off-diagonal covariances towards 0.
+
+    Args:
+        x: embeddings ``(N, D)``.
+    Returns:
+        A scalar: ``mean(relu(1 - std)) + sum(offdiag(cov)^2) / D``.
+    """
+    if x.dim() != 2:
+        raise ValueError(f"variance_covariance expects (N, D) embeddings, got {tuple(x.shape)}")
+    n, d = x.shape
+    x = x.float() - x.float().mean(0)
+    std = (x.var(0) + eps).sqrt()
+    var = torch.relu(1.0 - std).mean()
+    cov = (x.T @ x) / max(n - 1, 1)  # (D, D)
+    off = cov - torch.diag(torch.diag(cov))
+    return var + off.square().sum() / d

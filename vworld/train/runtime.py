@@ -49,10 +49,15 @@ class OptimConfig:
     eps: float = 1.0e-8
     grad_clip: float = 0.0  # max global grad norm; 0 disables
 
-    def make(self, model: nn.Module) -> torch.optim.AdamW:
-        return torch.optim.AdamW(
-            param_groups(model), lr=self.lr, betas=tuple(self.betas), eps=self.eps
-        )
+    def make(
+        self, model: nn.Module, scaled: tuple[nn.Module, float] | None = None
+    ) -> torch.optim.AdamW:
+        """AdamW over ``model``'s trainable parameters; ``scaled = (submodule, s)`` gives that
+        submodule's parameters ``s`` times the scheduled learning rate."""
+        groups = param_groups(model, exclude=scaled[0] if scaled else None)
+        if scaled is not None:
+            groups += [{**g, "lr_scale": scaled[1]} for g in param_groups(scaled[0])]
+        return torch.optim.AdamW(groups, lr=self.lr, betas=tuple(self.betas), eps=self.eps)
 
 
 def apply_schedules(
@@ -151,11 +156,14 @@ def batch_split(global_batch: int, world_size: int, grad_accum: int) -> int:
     return global_batch // denom
 
 
-def param_groups(model: nn.Module) -> list[dict]:
-    """AdamW groups: weight decay on matrices, none on biases, norms and 1-D tokens."""
+def param_groups(model: nn.Module, exclude: nn.Module | None = None) -> list[dict]:
+    """AdamW groups: weight decay on matrices, none on biases, norms and 1-D tokens.
+
+    ``exclude``: a submodule whose parameters are left out (given their own groups)."""
+    skip = {id(p) for p in exclude.parameters()} if exclude is not None else set()
     decay, no_decay = [], []
     for _, p in model.named_parameters():
-        if not p.requires_grad:
+        if not p.requires_grad or id(p) in skip:
             continue
         (no_decay if p.ndim <= 1 else decay).append(p)
     return [

@@ -34,11 +34,13 @@ from vworld.config import MISSING, save_config
 from vworld.data.episodes import RobotLog, open_robot_log
 from vworld.data.lerobot_read import recording_codec
 from vworld.encoders import export_encoder, load_encoder
-from vworld.models.ac_predictor import build_ac_predictor
-from vworld.models.proprio_predictor import PROPRIO_CONFIGS, wrap_angles
+from vworld.layers.angles import wrap_angles
+from vworld.models.ac_predictor import ac_predictor_names, build_ac_predictor
+from vworld.models.registry import model_class
 from vworld.models.state_probe import StateProbe
-from vworld.train.features import EncodedEpisode, encode_log
-from vworld.train.monitor import MetricsLogger
+from vworld.train.features import EncodedEpisode, encode_log, load_frames
+from vworld.train.latent_objective import LatentLossConfig, LatentObjective
+from vworld.train.monitor import MetricsLogger, feature_stats
 from vworld.train.runtime import (
     OptimConfig,
     apply_schedules,
@@ -62,7 +64,9 @@ class ACDataConfig:
     path: str = MISSING  # a LeRobot (v3.0 / v2.1) folder or a robomimic HDF5 file
     num_frames: int = 4  # frames per training window (T)
     frame_stride: int = 5  # env steps per model step
-    action_mode: str = "sum"  # sum | state_diff
+    # How the frame_stride env-step actions of one model step are given to the model: summed,
+    # the state difference, or concatenated (LeWM's frameskip encoder; latent_* models).
+    action_mode: str = "sum"  # sum | state_diff | concat
     val_fraction: float = 0.1  # held-out episodes (the last ones)
     pool_grid: list[int] | None = None  # pool each frame's tokens to (h', w')
     cache_dir: str | None = None  # where encoded features are cached; default out_dir/cache
@@ -84,6 +88,11 @@ class ACModelConfig:
     residual: bool | None = None  # predict z_{t+1} - z_t (None: the named config's choice)
     dynamics_dim: int | None = None  # proprio_* models: hidden width of the dynamics MLP
     dynamics_depth: int | None = None  # proprio_* models: its hidden layers
+    latent_dim: int | None = None  # latent_* models: size of the compact per-frame latent
+    action_cond: str | None = None  # latent_* models: adaln | concat | input
+    proj_hidden: int | None = None  # latent_* models: hidden width of the projector
+    proj_norm: str | None = None  # latent_* models: batch | none (the projector's output norm)
+    inverse_hidden: int | None = None  # latent_* models: inverse-dynamics head width (0: none)
 
 
 @dataclass
@@ -122,6 +131,7 @@ class ACTrainConfig:
     val_every: int = 500
     val_horizon: int = 5
     val_windows: int = 256
+    collapse_std: float = 0.02  # latent_* models: warn when the latents' mean std falls below
 
 
 @dataclass
@@ -140,11 +150,26 @@ class TrainACConfig:
         )
     )
     train: ACTrainConfig = field(default_factory=ACTrainConfig)
+    latent: LatentLossConfig = field(default_factory=LatentLossConfig)
 
     def validate(self) -> None:
-        if self.data.action_mode not in ("sum", "state_diff"):
+        if self.data.action_mode not in ACTION_MODES:
             raise ValueError(
-                f"data.action_mode: '{self.data.action_mode}', expected sum|state_diff"
+                f"data.action_mode: '{self.data.action_mode}', expected one of {ACTION_MODES}"
+            )
+        names = ac_predictor_names()
+        if self.model.name not in names:
+            raise ValueError(f"model.name: {self.model.name!r}, expected one of {names}")
+        self.latent.validate()
+        latent = getattr(model_class(self.model.name), "learned_latent", False)
+        if self.latent.finetune_encoder and not latent:
+            raise ValueError(
+                f"latent.finetune_encoder needs a latent_* model (model.name={self.model.name})"
+            )
+        if self.latent.finetune_encoder and self.probe.enabled:
+            raise ValueError(
+                "latent.finetune_encoder with probe.enabled: the probe reads the frozen "
+                "encoder's tokens; train one or the other"
             )
         if self.data.num_frames < self.train.rollout_steps + 1:
             raise ValueError(
@@ -180,6 +205,9 @@ def aggregate(actions: np.ndarray, states: np.ndarray, frames: np.ndarray, mode:
     return csum[frames[1:]] - csum[frames[:-1]]
 
 
+ACTION_MODES = ("sum", "state_diff", "concat")
+
+
 class ACWindows:
     """All windows of T frames at a stride inside each episode (never crossing episodes).
 
@@ -188,8 +216,8 @@ class ACWindows:
     """
 
     def __init__(self, episodes: list[EncodedEpisode], num_frames: int, stride: int, mode: str):
-        if mode not in ("sum", "state_diff"):
-            raise ValueError(f"action_mode must be 'sum' or 'state_diff', got {mode!r}")
+        if mode not in ACTION_MODES:
+            raise ValueError(f"data.action_mode: {mode!r}, expected one of {ACTION_MODES}")
         self.num_frames, self.stride, self.mode = num_frames, stride, mode
         span = (num_frames - 1) * stride
         lengths = [len(ep.actions) for ep in episodes]
@@ -201,7 +229,8 @@ class ACWindows:
                 f"no window of {num_frames} frames at stride {stride} fits in any episode "
                 f"(longest has {max(lengths, default=0)} frames)"
             )
-        self.z = torch.cat([ep.z for ep in episodes])  # (sum L, Np, D) float16
+        self.z = torch.cat([ep.z for ep in episodes])  # (sum L, Np, D) float16, or uint8 frames
+        self.actions = torch.from_numpy(np.concatenate([ep.actions for ep in episodes])).float()
         self.states = torch.from_numpy(np.concatenate([ep.states for ep in episodes])).float()
         # Prefix sums of actions: actions between frames i < j of one episode are csum[j] -
         # csum[i]; an episode's sums restart at 0, so windows never mix episodes.
@@ -213,15 +242,20 @@ class ACWindows:
         return len(self.starts)
 
     def get(self, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """Windows ``rows`` as ``z (B, T, Np, D)``, ``actions (B, T-1, A)``, ``states (B, T, S)``."""
+        """Windows ``rows`` as ``z (B, T, Np, D)`` (or uint8 frames ``(B, T, H, W, 3)``),
+        ``actions (B, T-1, A)`` (``(B, T-1, stride * A)`` concatenated) and ``states (B, T, S)``."""
         frames = self.starts[rows][:, None] + self.offsets  # (B, T)
         states = self.states[frames]
         if self.mode == "state_diff":
             actions = states[:, 1:] - states[:, :-1]
+        elif self.mode == "concat":
+            steps = frames[:, :-1, None] + torch.arange(self.stride)  # (B, T-1, stride)
+            actions = self.actions[steps].flatten(2)  # (B, T-1, stride * A)
         else:
             c = self.csum[frames]  # (B, T, A): sum of the episode's actions before each frame
             actions = (c[:, 1:] - c[:, :-1]).float()
-        return self.z[frames].float(), actions, states
+        z = self.z[frames]
+        return (z if z.dtype == torch.uint8 else z.float()), actions, states
 
 
 class ProbeFrames:
@@ -364,6 +398,77 @@ def _append_sim_state(
     return out
 
 
+def _encoder_spec(path: str) -> Path | None:
+    """The ``encoder.json`` beside a vworld encoder (None for an official checkpoint)."""
+    src = Path(path)
+    spec = (src if src.is_dir() else src.parent) / "encoder.json"
+    return spec if spec.is_file() else None
+
+
+def _model_kwargs(
+    cfg: TrainACConfig, robot_log: RobotLog, embed_dim: int, state_dim: int, grid: tuple
+) -> dict:
+    """The predictor's arguments: what the data fixes, then the recipe's ``model.*``.
+
+    The data's arguments are given only where the model takes them; a ``model.*`` setting
+    the model does not take is an error (``build_ac_predictor`` names it)."""
+    import inspect
+
+    mode, stride = cfg.data.action_mode, cfg.data.frame_stride
+    a_dim = {"state_diff": robot_log.state_dim, "concat": robot_log.action_dim * stride}.get(
+        mode, robot_log.action_dim
+    )
+    from_data = {
+        "embed_dim": embed_dim,
+        "action_dim": int(a_dim),
+        "state_dim": int(state_dim),
+        "grid": list(grid),
+        "max_steps": max(cfg.data.num_frames, cfg.train.val_horizon + 1, 16),
+        "angle_dims": list(cfg.data.angle_dims),
+    }
+    accepted = inspect.signature(model_class(cfg.model.name)).parameters
+    kwargs = {k: v for k, v in from_data.items() if k in accepted}
+    user = dataclasses.asdict(cfg.model)
+    kwargs.update({k: v for k, v in user.items() if k != "name" and v is not None})
+    return kwargs
+
+
+@torch.no_grad()
+def validate_latent(
+    objective: LatentObjective,
+    windows: ACWindows,
+    norm: Normalizer,
+    max_windows: int,
+    device: torch.device,
+) -> dict[str, float]:
+    """A compact-latent model's rollout error 1..H steps ahead (MSE, beside copying the
+    first latent), whether it can plan, and whether its latents collapse.
+
+    ``val_action_sensitivity``: how far the H-step prediction moves when each window's
+    actions are swapped for another window's, over how far the true latent moves in H steps
+    (0: the model ignores the action). ``val_latent_std`` / ``val_latent_rank``: the
+    latents' mean per-dim std and effective rank.
+    """
+    n = min(len(windows), max_windows)
+    rows = torch.linspace(0, len(windows) - 1, n).long()
+    x, a, s = windows.get(rows)
+    a, s = norm.actions(a.to(device)), norm.states(s.to(device))
+    p = objective.predictor
+    z = torch.cat([p.embed(objective.tokens(x[i : i + 64].to(device))) for i in range(0, n, 64)])
+    perm = torch.roll(torch.arange(n, device=device), 1)
+    zp, _ = p.rollout(z[:, :1], s[:, :1], a[:, :0], a)  # (n, H, d)
+    zq, _ = p.rollout(z[:, :1], s[:, :1], a[:, :0], a[perm])
+    out: dict[str, float] = {}
+    for h in range(1, zp.shape[1] + 1):
+        out[f"val_l2_h{h}"] = float((zp[:, h - 1] - z[:, h]).square().mean())
+        out[f"val_copy_h{h}"] = float((z[:, 0] - z[:, h]).square().mean())
+    moved = (z[:, -1] - z[:, 0]).norm(dim=-1).mean()
+    out["val_action_sensitivity"] = float((zp[:, -1] - zq[:, -1]).norm(dim=-1).mean() / moved)
+    stats = feature_stats(z)
+    out["val_latent_std"], out["val_latent_rank"] = stats["feat_std"], stats["feat_rank"]
+    return out
+
+
 def _split(num_episodes: int, val_fraction: float) -> tuple[list[int], list[int]]:
     if num_episodes < 2 or val_fraction <= 0:
         return list(range(num_episodes)), []
@@ -380,6 +485,12 @@ def train_ac(cfg: TrainACConfig) -> Path:
     micro = batch_split(cfg.train.batch_size, world, cfg.train.grad_accum)
 
     encoder = load_encoder(cfg.encoder, device=acc.device)
+    finetune = cfg.latent.finetune_encoder
+    if finetune and _encoder_spec(cfg.encoder) is None:
+        raise ValueError(
+            f"encoder: latent.finetune_encoder needs a vworld encoder (a folder with "
+            f"encoder.json), got {cfg.encoder}"
+        )
     robot_log = open_robot_log(cfg.data.path)
     first = robot_log.load_episode(0, frames=True)
     h_img, w_img = first.frames.shape[1:3]
@@ -395,13 +506,16 @@ def train_ac(cfg: TrainACConfig) -> Path:
         probe_every = max(1, math.ceil(robot_log.num_frames / cfg.probe.max_frames))
     cache_dir = Path(cfg.data.cache_dir) if cfg.data.cache_dir else out_dir / "cache"
     enc_kw = {"probe_grid": probe_grid, "probe_every": probe_every}
-    if acc.is_main_process:
-        episodes = encode_log(encoder, robot_log, (gh, gw), pool, cache_dir, **enc_kw)
-    acc.wait_for_everyone()
-    if not acc.is_main_process:
-        episodes = encode_log(
-            encoder, robot_log, (gh, gw), pool, cache_dir, show_progress=False, **enc_kw
-        )
+    if finetune:  # the encoder trains: windows hold frames, encoded at every step
+        episodes = load_frames(robot_log, show_progress=acc.is_main_process)
+    else:
+        if acc.is_main_process:
+            episodes = encode_log(encoder, robot_log, (gh, gw), pool, cache_dir, **enc_kw)
+        acc.wait_for_everyone()
+        if not acc.is_main_process:
+            episodes = encode_log(
+                encoder, robot_log, (gh, gw), pool, cache_dir, show_progress=False, **enc_kw
+            )
     state_dim = robot_log.state_dim
     image_dims: list[int] = []  # appended state dims the planner reads from images
     if cfg.data.sim_state_dims:
@@ -431,20 +545,22 @@ def train_ac(cfg: TrainACConfig) -> Path:
     stats = _norm_stats(train_w, list(cfg.data.angle_dims))
     norm = Normalizer(stats).to(acc.device)
     token_grid = pool or (gh, gw)
-    a_dim = robot_log.state_dim if mode == "state_diff" else robot_log.action_dim
-    model_kwargs = {
-        "embed_dim": int(encoder.embed_dim),
-        "action_dim": int(a_dim),
-        "state_dim": int(state_dim),
-        "grid": list(token_grid),
-        "max_steps": max(cfg.data.num_frames, cfg.train.val_horizon + 1, 16),
-        **{k: v for k, v in dataclasses.asdict(cfg.model).items() if k != "name" and v is not None},
-    }
-    if cfg.model.name in PROPRIO_CONFIGS:
-        model_kwargs["angle_dims"] = list(cfg.data.angle_dims)
+    model_kwargs = _model_kwargs(cfg, robot_log, int(encoder.embed_dim), state_dim, token_grid)
 
     torch.manual_seed(cfg.seed)
     model = build_ac_predictor(cfg.model.name, **{**model_kwargs, "grid": tuple(token_grid)})
+    objective = None
+    if model.learned_latent:
+        objective = LatentObjective(
+            model,
+            cfg.latent,
+            cfg.train.rollout_steps,
+            cfg.train.state_loss_weight,
+            list(cfg.data.angle_dims),
+            encoder=encoder.train().requires_grad_(True) if finetune else None,
+            encoder_grid=(gh, gw),
+            pool_grid=pool,
+        )
     probe_kwargs = None
     probe = None
     probe_train = probe_val = None
@@ -465,7 +581,11 @@ def train_ac(cfg: TrainACConfig) -> Path:
         probe = StateProbe(**probe_kwargs)
         frames = torch.linspace(0, len(probe_train) - 1, min(len(probe_train), 20000)).long()
         probe.set_stats(*probe_train.get(frames))
-    optimizer = cfg.optim.make(model if probe is None else nn.ModuleList([model, probe]))
+    trained = objective if objective is not None else model
+    optimizer = cfg.optim.make(
+        trained if probe is None else nn.ModuleList([trained, probe]),
+        scaled=(encoder, cfg.latent.encoder_lr_scale) if finetune else None,
+    )
     start_step = 0
     state = resume_state(out_dir, cfg.resume)
     if state is not None:
@@ -476,6 +596,8 @@ def train_ac(cfg: TrainACConfig) -> Path:
                 "use the same setting or a new out_dir"
             )
         model.load_state_dict(state["predictor"])
+        if finetune:
+            encoder.load_state_dict(state["encoder"])
         if probe is not None:
             probe.load_state_dict(state["probe"])
         optimizer.load_state_dict(state["optimizer"])
@@ -483,11 +605,20 @@ def train_ac(cfg: TrainACConfig) -> Path:
     if acc.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out_dir / "config.yaml")
-    if probe is None:
+    if objective is not None:  # DDP wraps the whole objective: one forward per micro-batch
+        inner = model
+        if probe is None:
+            objective, optimizer = acc.prepare(objective, optimizer)
+        else:
+            objective, probe, optimizer = acc.prepare(objective, probe, optimizer)
+        inner_objective = acc.unwrap_model(objective)
+        model = objective
+    elif probe is None:
         model, optimizer = acc.prepare(model, optimizer)
+        inner = acc.unwrap_model(model)
     else:
         model, probe, optimizer = acc.prepare(model, probe, optimizer)
-    inner = acc.unwrap_model(model)
+        inner = acc.unwrap_model(model)
     inner_probe = acc.unwrap_model(probe) if probe is not None else None
 
     metrics = (
@@ -523,15 +654,18 @@ def train_ac(cfg: TrainACConfig) -> Path:
                 for module in (model, probe) if probe is not None else (model,):
                     ctx.enter_context(acc.no_sync(module))
             with ctx, acc.autocast():
-                loss, terms = ac_losses(
-                    model,
-                    z,
-                    a,
-                    s,
-                    cfg.train.rollout_steps,
-                    cfg.train.state_loss_weight,
-                    list(cfg.data.angle_dims),
-                )
+                if objective is not None:
+                    loss, terms = objective(z, a, s, step_seed(cfg.seed, step, 7))
+                else:
+                    loss, terms = ac_losses(
+                        model,
+                        z,
+                        a,
+                        s,
+                        cfg.train.rollout_steps,
+                        cfg.train.state_loss_weight,
+                        list(cfg.data.angle_dims),
+                    )
                 if probe is not None:
                     zp, sp = probe_train.get(probe_rows[mine])
                     # StateProbe.loss, called through the DDP-wrapped module
@@ -565,9 +699,25 @@ def train_ac(cfg: TrainACConfig) -> Path:
             record = {"step": done, "loss": loss_val, "lr": lr, "windows_per_s": rate}
             record.update({k: float(acc.reduce(v, reduction="mean")) for k, v in parts.items()})
         if val_w is not None and (done % cfg.train.val_every == 0 or done == cfg.train.steps):
-            inner.eval()
-            val = validate(inner, val_w, norm, cfg.train.val_windows, acc.device)
-            inner.train()
+            if objective is not None:
+                inner_objective.eval()
+                val = validate_latent(
+                    inner_objective, val_w, norm, cfg.train.val_windows, acc.device
+                )
+                inner_objective.train()
+                if val["val_latent_std"] < cfg.train.collapse_std:
+                    log.warning(
+                        "step %d: latents look collapsed (mean std %.4f < train.collapse_std "
+                        "%.4f, effective rank %.1f)",
+                        done,
+                        val["val_latent_std"],
+                        cfg.train.collapse_std,
+                        val["val_latent_rank"],
+                    )
+            else:
+                inner.eval()
+                val = validate(inner, val_w, norm, cfg.train.val_windows, acc.device)
+                inner.train()
             if inner_probe is not None and probe_val is not None:
                 inner_probe.eval()
                 val.update(validate_probe(inner_probe, probe_val, acc.device))
@@ -582,6 +732,7 @@ def train_ac(cfg: TrainACConfig) -> Path:
             done,
             lambda: {
                 "predictor": inner.state_dict(),
+                **({"encoder": encoder.state_dict()} if finetune else {}),
                 "optimizer": optimizer.state_dict(),
                 **({"probe": inner_probe.state_dict()} if inner_probe is not None else {}),
             },
@@ -626,8 +777,8 @@ def _export_world_model(
     from safetensors.torch import save_file
 
     src = Path(cfg.encoder)
-    spec_file = (src if src.is_dir() else src.parent) / "encoder.json"
-    if spec_file.is_file():
+    spec_file = _encoder_spec(cfg.encoder)
+    if spec_file is not None:
         spec = json.loads(spec_file.read_text())
         export_encoder(out_dir, encoder, spec["model"], spec["kwargs"])
         encoder_ref = "encoder.safetensors"

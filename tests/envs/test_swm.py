@@ -1,0 +1,316 @@
+"""stable-worldmodel's tasks through vworld: adapter, collection, the protocol in both harnesses.
+
+Skipped without the ``swm`` extra (``pip install 'vworld[swm]'``); every dataset is collected
+here, a few short episodes on the CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import envs
+from vworld.data.collect import CollectConfig, collect, make_env, run_episode
+from vworld.data.episodes import RobotLogError, open_robot_log
+
+ENV_IDS = ["swm/TwoRoom-v1", "swm/PushT-v1"]
+
+
+@pytest.fixture(scope="module")
+def swm():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # swm warns about optional env families it lacks
+        return pytest.importorskip("stable_worldmodel")
+
+
+@pytest.fixture(scope="module")
+def tworoom_heldout(swm, tmp_path_factory):
+    """4 expert episodes of 40 frames: 15 protocol starts each (goal 25 steps later)."""
+    out = tmp_path_factory.mktemp("swm") / "tworoom-heldout"
+    return collect(
+        CollectConfig(
+            env="swm/TwoRoom-v1",
+            episodes=4,
+            steps=40,
+            policy="expert",
+            workers=0,
+            seed=7,
+            out_dir=str(out),
+        )
+    )
+
+
+def test_import_envs_does_not_import_swm():
+    code = "import sys, envs; assert 'stable_worldmodel' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_collect_two_episodes_reads_back(swm, env_id, tmp_path):
+    cfg = CollectConfig(
+        env=env_id,
+        episodes=2,
+        steps=12,
+        policy="expert,smooth",
+        workers=0,
+        seed=1,
+        out_dir=str(tmp_path / "data"),
+    )
+    root = collect(cfg)
+    info = json.loads((root / "meta/info.json").read_text())
+    assert info["codebase_version"] == "v3.0" and info["robot_type"] == env_id
+    log = open_robot_log(root)
+    env = make_env(env_id, cfg.render_size, None, cfg.steps)
+    base = env.unwrapped
+    assert log.num_episodes == 2 and log.fps == 10
+    assert (log.state_dim, log.sim_state_dim) == (base.state_dim, base.sim_state_dim)
+    try:
+        for e, name in enumerate(["expert", "smooth"]):
+            ref = run_episode(env, envs.make_policy(name, env), cfg.seed, e, cfg.steps)
+            ep = log.load_episode(e)
+            assert ep.frames.shape == (len(ep), 64, 64, 3) and len(ep) == len(ref["actions"])
+            np.testing.assert_array_equal(ep.actions, ref["actions"])
+            np.testing.assert_array_equal(ep.states, ref["states"])
+            np.testing.assert_array_equal(ep.sim_states, ref["sim_states"])
+            assert np.abs(ep.frames.astype(float) - ref["frames"]).mean() < 3.0
+            assert np.abs(np.diff(ep.sim_states[:, :2], axis=0)).sum() > 0  # the agent moved
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_goal_image_is_the_render_at_the_goal_state(swm, env_id):
+    env = envs.make(env_id, render_size=48)
+    u = env.unwrapped
+    try:
+        env.reset(seed=1)
+        goal = u.get_state()
+        start, _ = env.reset(seed=0, options={"goal": goal})
+        np.testing.assert_array_equal(u.goal_state, goal)
+        goal_pixels = u.goal_pixels()
+        assert goal_pixels.shape == (48, 48, 3) and goal_pixels.dtype == np.uint8
+        assert np.abs(goal_pixels.astype(int) - start["pixels"]).max() > 0
+        at_goal, info = env.reset(seed=0, options={"state": goal, "goal": goal})
+        np.testing.assert_array_equal(goal_pixels, at_goal["pixels"])
+        assert info["success"] and info["distance"] < 1e-6
+        drawn = [u.sample_goal_state(np.random.default_rng(s)) for s in (0, 0, 1)]
+        assert drawn[0].shape == goal.shape and np.array_equal(drawn[0], drawn[1])
+        assert not np.array_equal(drawn[0], drawn[2])
+    finally:
+        env.close()
+
+
+def test_adapter_rejects_bad_input(swm):
+    with pytest.raises(ValueError, match="swm/Nope-v0"):
+        envs.make("swm/Nope-v0")
+    with pytest.raises(ValueError, match="frame_skip"):
+        envs.make("swm/TwoRoom-v1", frame_skip=2)
+    env = envs.make("swm/TwoRoom-v1")
+    with pytest.raises(ValueError, match="length 2"):
+        env.unwrapped.set_goal(np.zeros(3))
+    env.close()
+
+
+def test_success_is_the_env_termination(swm):
+    """Walking straight at a goal in the same room: success exactly when swm terminates."""
+    env = envs.make("swm/TwoRoom-v1")
+    u = env.unwrapped
+    try:
+        env.reset(seed=0, options={"state": [40.0, 60.0], "goal": [40.0, 100.0]})
+        flags = []
+        for _ in range(10):
+            _, _, terminated, _, info = env.step(np.array([0.0, 1.0], np.float32))
+            assert info["success"] == terminated
+            flags.append(terminated)
+        # 5 px a step from 40 px away: inside swm's 16 px after the 5th step
+        assert flags.index(True) == 4 and u.task_distance(u.get_state(), u.goal_state) < 16
+    finally:
+        env.close()
+
+
+class _Seeker:
+    """Toward the goal's proprioception (TwoRoom: the agent's position), with seeded noise;
+    keeps every image it is shown."""
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+        self.goal = np.zeros(2)
+        self.seen: list[np.ndarray] = []
+
+    def reset(self, goal_obs, seed=None):
+        self.rng = np.random.default_rng(seed)
+        self.goal = np.asarray(goal_obs["state"], dtype=np.float64)
+        self.seen = [goal_obs["pixels"].copy()]
+
+    def act(self, obs):
+        self.seen.append(obs["pixels"].copy())
+        a = (self.goal - obs["state"]) / 25.0 + self.rng.normal(0.0, 0.3, 2)
+        return np.clip(a, -1.0, 1.0)[None]
+
+
+def _plan_config(root, **kw):
+    from vworld.eval.harness import PlanConfig
+
+    return PlanConfig(
+        env="swm/TwoRoom-v1",
+        episodes=3,
+        seed=5,
+        goal_source="dataset",
+        goal_dataset=str(root),
+        receding_horizon=5,
+        num_video_episodes=0,
+        **kw,
+    )
+
+
+def test_protocol_episodes_come_from_the_dataset(swm, tworoom_heldout):
+    from vworld.eval.harness import make_env, make_goal
+    from vworld.eval.swm_protocol import protocol_episodes
+
+    cfg = _plan_config(tworoom_heldout)
+    eps = protocol_episodes(tworoom_heldout, 3, 25, cfg.seed, cfg.env)
+    assert [(e.episode, e.start) for e in eps] == sorted((e.episode, e.start) for e in eps)
+    log = open_robot_log(tworoom_heldout)
+    env = make_env(cfg)
+    try:
+        for i, e in enumerate(eps):
+            rec = log.load_episode(e.episode)
+            assert e.start >= 0 and e.start + 25 < len(rec)
+            obs, _, goal_obs, goal_state = make_goal(env, cfg.seed + i, cfg)
+            u = env.unwrapped
+            np.testing.assert_array_equal(u.get_state(), rec.sim_states[e.start])
+            np.testing.assert_array_equal(goal_state, rec.sim_states[e.start + 25])
+            np.testing.assert_array_equal(u.goal_state, goal_state)
+            np.testing.assert_array_equal(goal_obs["state"], rec.states[e.start + 25])
+            np.testing.assert_array_equal(goal_obs["pixels"], u.goal_pixels())
+            assert np.abs(obs["pixels"].astype(float) - rec.frames[e.start]).mean() < 3.0
+    finally:
+        env.close()
+
+
+def test_plan_harness_runs_the_protocol(swm, tworoom_heldout, tmp_path):
+    from vworld.eval.harness import run_planning
+
+    cfg = _plan_config(tworoom_heldout, planner="random", out_dir=str(tmp_path / "plan"))
+    cfg.episodes = 2
+    res = run_planning(cfg)
+    assert res["num_episodes"] == 2 and res["env"] == "swm/TwoRoom-v1"
+    assert all(1 <= e["steps"] <= 50 for e in res["episodes"])
+    assert all(
+        e["success"] == (e["steps"] < 50 or e["final_distance"] < 16) for e in res["episodes"]
+    )
+    saved = json.loads((tmp_path / "plan" / "results.json").read_text())
+    assert saved["config"]["goal_dataset"] == str(tworoom_heldout)
+
+
+def test_policy_adapter_in_world_evaluate_matches_the_harness(swm, tworoom_heldout):
+    """Same controller, same episodes: the same images, successes and final states in both."""
+    from vworld.eval.harness import make_env, make_goal
+    from vworld.eval.mpc import run_episode as run_mpc
+    from vworld.eval.swm_policy import ControllerPolicy
+    from vworld.eval.swm_protocol import world_evaluate_kwargs
+
+    cfg = _plan_config(tworoom_heldout)
+    env = make_env(cfg)
+    ours, finals, seen = [], [], []
+    try:
+        for i in range(cfg.episodes):
+            obs, info, goal_obs, _ = make_goal(env, cfg.seed + i, cfg)
+            ctrl = _Seeker()
+            ctrl.reset(goal_obs, seed=cfg.seed + i)
+            res = run_mpc(env, ctrl, obs, info, cfg.max_steps, cfg.action_block)
+            ours.append(res.success)
+            finals.append(env.unwrapped.get_state())
+            seen.append(ctrl.seen)
+    finally:
+        env.close()
+
+    world = swm.World(cfg.env, num_envs=cfg.episodes, image_shape=(64, 64), max_episode_steps=100)
+    try:
+        policy = ControllerPolicy(_Seeker, cfg.action_block, 64, cfg.seed)
+        world.set_policy(policy)
+        kw = world_evaluate_kwargs(tworoom_heldout, cfg.episodes, 25, cfg.max_steps, cfg.seed)
+        out = world.evaluate(**kw)
+        theirs = [bool(s) for s in out["episode_successes"]]
+        world_finals = [e.unwrapped.agent_position.numpy() for e in world.envs.envs]
+    finally:
+        world.close()
+    assert theirs == ours and any(ours)
+    np.testing.assert_allclose(np.stack(world_finals), np.stack(finals), atol=1e-4)
+    assert max(len(ref) for ref in seen) >= 3  # the goal and two plans, at least once
+    for ctrl, ref in zip(policy.controllers, seen):
+        assert len(ctrl.seen) == len(ref)
+        for a, b in zip(ctrl.seen, ref):
+            np.testing.assert_array_equal(a, b)
+
+
+class _TinyWorldModel(torch.nn.Module):
+    """Latents: 4x4-pooled pixels; rollout: a fixed random map of the actions (a stand-in)."""
+
+    action_block = 5
+
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.act_to_z = torch.nn.Parameter(torch.randn(2, 48, generator=g) * 0.05)
+        self.act_to_s = torch.nn.Parameter(torch.randn(2, 2, generator=g))
+
+    def encode(self, frames):
+        b, t, c, h, w = frames.shape
+        x = torch.nn.functional.adaptive_avg_pool2d(frames.reshape(b * t, c, h, w) / 255.0, 4)
+        return x.flatten(2).transpose(1, 2).reshape(b, t, 16, c)  # (B, T, tokens, C)
+
+    def rollout(self, z_context, s_context, actions, latents=True):
+        n, horizon, _ = actions.shape
+        z, s = z_context[:, -1].expand(n, -1, -1), s_context[:, -1].expand(n, -1)
+        zs, ss = [], []
+        for h in range(horizon):
+            z = z + torch.tanh(actions[:, h] @ self.act_to_z).reshape(n, 16, 3)
+            s = s + actions[:, h] @ self.act_to_s
+            zs.append(z)
+            ss.append(s)
+        return torch.stack(zs, 1), torch.stack(ss, 1)  # (N, H, 16, 3), (N, H, 2)
+
+
+def test_cem_world_model_same_in_both_harnesses(swm, tworoom_heldout, tmp_path):
+    """vworld plan and World.evaluate on one world model: the same successes and distances."""
+    from planners import CEMConfig
+    from vworld.eval.harness import run_planning
+    from vworld.eval.swm_policy import ControllerPolicy, controller_factory, evaluate_in_world
+
+    cfg = _plan_config(tworoom_heldout, planner="cem", out_dir=str(tmp_path / "plan"))
+    cfg.cem = CEMConfig(num_samples=16, num_elites=4, iterations=2)
+    cfg.device = "cpu"
+    model = _TinyWorldModel()
+    ours = run_planning(cfg, world_model=model)["episodes"]
+    policy = ControllerPolicy(controller_factory(cfg, model), cfg.action_block, 64, cfg.seed)
+    theirs = evaluate_in_world(cfg, policy=policy)["episode_successes"]
+    assert [bool(s) for s in theirs] == [e["success"] for e in ours]
+    assert not all(theirs) and any(theirs)
+    for view, e in zip(policy.views, ours):
+        dist = view.task_distance(view.get_state(), view.goal_state)
+        assert dist == pytest.approx(e["final_distance"], abs=1e-3)
+
+
+def test_protocol_errors_name_the_dataset_and_field(swm, tworoom_heldout, tmp_path):
+    from vworld.eval.harness import PlanConfig
+    from vworld.eval.swm_protocol import dataset_goal, protocol_episodes
+
+    cfg = PlanConfig(
+        env="swm/TwoRoom-v1", goal_source="dataset", goal_dataset=str(tmp_path / "none")
+    )
+    with pytest.raises(ValueError, match=r"goal_dataset: .*none: no such dataset"):
+        dataset_goal(None, 0, cfg)
+
+    with pytest.raises(ValueError, match="goal_dataset"):
+        PlanConfig(env="swm/TwoRoom-v1", goal_source="dataset").validate()
+    with pytest.raises(RobotLogError, match="length"):
+        protocol_episodes(tworoom_heldout, 1000, 25)
+    with pytest.raises(RobotLogError, match="robot_type"):
+        protocol_episodes(tworoom_heldout, 2, 25, env_id="swm/PushT-v1")

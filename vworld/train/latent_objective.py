@@ -1,0 +1,206 @@
+"""The training objective of a compact-latent world model (``vworld/models/latent_predictor.py``).
+
+LeWM (Maes et al., 2026) and PLDM (Sobal et al., 2025) train the encoder's projection and the
+predictor together from pixels and actions; the terms here are theirs:
+
+- next-latent MSE under teacher forcing, and along a rollout of ``rollout_steps`` steps fed
+  with the model's own predictions (the planning horizon, not only 2 steps);
+- an L1 term on the predicted sensed state (V-JEPA 2-AC's state token), angles mod 2 pi;
+- inverse dynamics: the action is predicted from ``(z_t, z_{t+1})`` (eb_jepa, PLDM), so the
+  latent keeps what the action changes;
+- optionally PLDM's temporal similarity: consecutive latents are pulled together, so the
+  distance between latents tracks how many steps apart they are (what a planner's cost needs);
+- a collapse regulariser on the latents: SIGReg (LeWM, LeJEPA) or variance-covariance
+  (PLDM, eb_jepa). Without it, a projector trained through both sides of the prediction
+  loss maps every frame to one point.
+
+With ``encoder`` given, the objective also encodes the frames, so the V-JEPA-pretrained
+encoder is fine-tuned on the robot log with the same loss ("fine-tuned on robot
+trajectories"); the regulariser then guards the encoder too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor, nn
+
+from vworld.encoders import encode_images
+from vworld.layers.angles import wrap_angles
+from vworld.layers.pooling import pool_tokens
+from vworld.train.objectives import sigreg, variance_covariance
+
+__all__ = ["REGULARIZERS", "TARGETS", "LatentLossConfig", "LatentObjective"]
+
+REGULARIZERS = ("sigreg", "vc", "none")
+TARGETS = ("online", "stopgrad")
+
+
+@dataclass
+class LatentLossConfig:
+    """Loss terms of a ``latent_*`` world model (``train-ac latent.*``).
+
+    Args:
+        regularizer: ``sigreg``, ``vc`` (variance-covariance) or ``none``.
+        reg_weight: its weight.
+        sigreg_slices: random directions SIGReg draws per step.
+        inverse_weight: weight of the inverse-dynamics term (0: off).
+        smooth_weight: weight of PLDM's temporal-similarity term, the mean squared distance
+            between consecutive latents: latents then move little per step, so their distance
+            to the goal's tracks how far the goal is (0: off).
+        ground_dims: sensed-state dims a linear head must read from the latent of the same
+            frame (angles as sin/cos): the robot's own proprioception, which real robot logs
+            hold, anchors the latent's geometry to the robot's configuration. Empty: off.
+        ground_weight: weight of that term.
+        target: ``online`` (gradients through both sides of the prediction loss, as LeWM) or
+            ``stopgrad`` (targets detached).
+        finetune_encoder: train the encoder with the world model (frames are encoded every
+            step instead of once).
+        encoder_lr_scale: the encoder's learning rate over the world model's.
+    """
+
+    regularizer: str = "sigreg"
+    reg_weight: float = 0.1
+    sigreg_slices: int = 256
+    inverse_weight: float = 1.0
+    smooth_weight: float = 0.0
+    ground_dims: list[int] = field(default_factory=list)
+    ground_weight: float = 1.0
+    target: str = "online"
+    finetune_encoder: bool = False
+    encoder_lr_scale: float = 0.1
+
+    def validate(self) -> None:
+        if self.regularizer not in REGULARIZERS:
+            raise ValueError(
+                f"latent.regularizer: {self.regularizer!r}, expected one of {REGULARIZERS}"
+            )
+        if self.target not in TARGETS:
+            raise ValueError(f"latent.target: {self.target!r}, expected one of {TARGETS}")
+        names = (
+            "reg_weight",
+            "inverse_weight",
+            "smooth_weight",
+            "ground_weight",
+            "encoder_lr_scale",
+        )
+        for name in names:
+            if getattr(self, name) < 0:
+                raise ValueError(f"latent.{name}: expected >= 0, got {getattr(self, name)}")
+        if self.sigreg_slices < 1:
+            raise ValueError(f"latent.sigreg_slices: expected >= 1, got {self.sigreg_slices}")
+
+
+class LatentObjective(nn.Module):
+    """The whole loss in one ``forward``, so DDP sees one call per micro-batch.
+
+    Args:
+        predictor: a :class:`vworld.models.latent_predictor.LatentPredictor`.
+        cfg: :class:`LatentLossConfig`.
+        rollout_steps: steps of the rollout term (<= T - 1).
+        state_weight: weight of the state term.
+        angle_dims: state dims compared modulo 2 pi.
+        encoder: the encoder to fine-tune (frames in, not tokens), or None.
+        encoder_grid: its token grid ``(h, w)`` (with ``encoder``).
+        pool_grid: pool its tokens to this grid before the projector (with ``encoder``).
+    """
+
+    def __init__(
+        self,
+        predictor: nn.Module,
+        cfg: LatentLossConfig,
+        rollout_steps: int,
+        state_weight: float = 1.0,
+        angle_dims: list[int] | None = None,
+        encoder: nn.Module | None = None,
+        encoder_grid: tuple[int, int] | None = None,
+        pool_grid: tuple[int, int] | None = None,
+    ) -> None:
+        super().__init__()
+        self.predictor = predictor
+        self.encoder = encoder
+        self.cfg = cfg
+        self.rollout_steps = rollout_steps
+        self.state_weight = state_weight
+        self.angle_dims = list(angle_dims or [])
+        self.encoder_grid, self.pool_grid = encoder_grid, pool_grid
+        dims = list(cfg.ground_dims)
+        bad = [d for d in dims if not 0 <= d < predictor.state_dim]
+        if bad:
+            raise ValueError(
+                f"latent.ground_dims {bad} out of range for a state of {predictor.state_dim} dims"
+            )
+        self.ground_angles = [i for i, d in enumerate(dims) if d in self.angle_dims]
+        width = len(dims) + len(self.ground_angles)  # angles as (sin, cos)
+        self.ground = nn.Linear(predictor.latent_dim, width) if dims else None
+
+    def tokens(self, x: Tensor) -> Tensor:
+        """Window tokens ``(B, T, Np, D)``: given, or encoded from uint8 frames ``(B, T, H, W, 3)``."""
+        if self.encoder is None:
+            return x
+        b, t = x.shape[:2]
+        tok = encode_images(self.encoder, x.reshape(b * t, *x.shape[2:]))  # (B*T, N, D)
+        tok = pool_tokens(tok, self.encoder_grid, self.pool_grid)
+        return tok.reshape(b, t, *tok.shape[1:])
+
+    def forward(self, x: Tensor, a: Tensor, s: Tensor, seed: int = 0) -> tuple[Tensor, dict]:
+        """Loss of windows: tokens or frames ``x``, actions ``a (B, T-1, A)``, states
+        ``s (B, T, S)`` (normalised); ``seed`` draws SIGReg's directions (same on every process).
+        """
+        p, cfg = self.predictor, self.cfg
+        z = p.embed(self.tokens(x))  # (B, T, d)
+        target = z.detach() if cfg.target == "stopgrad" else z
+        z_tf, s_tf = p(z[:, :-1], a, s[:, :-1])
+        loss_tf = (z_tf - target[:, 1:]).square().mean()
+        loss_s = self._state_err(s_tf, s[:, 1:])
+        loss_roll = z.new_zeros(())
+        if self.rollout_steps > 1:
+            zr, sr = z[:, 0], s[:, 0]
+            zs, ss = [], []
+            for r in range(self.rollout_steps):
+                zr, sr = p.step(zr, sr, a[:, r])
+                zs.append(zr)
+                ss.append(sr)
+            steps = slice(1, self.rollout_steps + 1)
+            loss_roll = (torch.stack(zs, 1) - target[:, steps]).square().mean()
+            loss_s = loss_s + self._state_err(torch.stack(ss, 1), s[:, steps])
+        total = loss_tf + loss_roll + self.state_weight * loss_s
+        terms = {"loss_tf": loss_tf, "loss_rollout": loss_roll, "loss_state": loss_s}
+        if cfg.inverse_weight > 0 and p.inverse_head is not None:
+            loss_inv = (p.inverse(z[:, :-1], z[:, 1:]) - a).square().mean()
+            total = total + cfg.inverse_weight * loss_inv
+            terms["loss_inverse"] = loss_inv
+        if cfg.smooth_weight > 0:
+            loss_smooth = (z[:, 1:] - z[:, :-1]).square().mean()
+            total = total + cfg.smooth_weight * loss_smooth
+            terms["loss_smooth"] = loss_smooth
+        if self.ground is not None:
+            loss_ground = (self.ground(z) - self._ground_targets(s)).square().mean()
+            total = total + cfg.ground_weight * loss_ground
+            terms["loss_ground"] = loss_ground
+        if cfg.regularizer != "none":
+            flat = z.reshape(-1, z.shape[-1])
+            if cfg.regularizer == "sigreg":
+                gen = torch.Generator().manual_seed(seed)
+                reg = sigreg(flat, num_slices=cfg.sigreg_slices, generator=gen)
+            else:
+                reg = variance_covariance(flat)
+            total = total + cfg.reg_weight * reg
+            terms["loss_reg"] = reg
+        terms["latent_std"] = z.detach().reshape(-1, z.shape[-1]).std(0).mean()
+        return total, {k: v.detach() for k, v in terms.items()}
+
+    def _ground_targets(self, s: Tensor) -> Tensor:
+        """The grounded dims of ``s``: angles as (sin, cos), the others as they are."""
+        x = s[..., list(self.cfg.ground_dims)]
+        if not self.ground_angles:
+            return x
+        keep = [i for i in range(x.shape[-1]) if i not in self.ground_angles]
+        a = x[..., self.ground_angles]
+        return torch.cat([x[..., keep], torch.sin(a), torch.cos(a)], -1)
+
+    def _state_err(self, pred: Tensor, target: Tensor) -> Tensor:
+        if pred.shape[-1] == 0:
+            return pred.new_zeros(())
+        return wrap_angles(pred - target, self.angle_dims).abs().mean()
