@@ -146,10 +146,6 @@ def encode_frames(encoder: nn.Module, frames: Tensor, batch_size: int = 256) -> 
     Returns:
         Layer-normed tokens ``(N, h*w, D)`` in float32.
     """
-    if frames.dim() != 4:
-        raise ValueError(
-            f"encode_frames expects (N, H, W, 3) or (N, 3, H, W), got {tuple(frames.shape)}"
-        )
     out = [
         encode_images(encoder, frames[i : i + batch_size])
         for i in range(0, frames.shape[0], batch_size)

@@ -26,6 +26,7 @@ import torch
 from scipy.stats import spearmanr
 
 from vworld.eval.costs import CostConfig, goal_cost
+from vworld.eval.harness import PlanConfig, make_goal
 from vworld.eval.mpc import LatentController, goal_api
 
 __all__ = ["DiagnosticsConfig", "planning_diagnostics"]
@@ -50,26 +51,6 @@ class DiagnosticsConfig:
     seed: int = 0
 
 
-def _random_goal(
-    env: Any, seed: int, cfg: DiagnosticsConfig
-) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Start and goal sim states, and the goal image: random actions held ``action_block``
-    steps."""
-    u = goal_api(env)
-    env.reset(seed=seed)
-    start = u.get_state()
-    rng = np.random.default_rng([seed, 1])
-    low, high = env.action_space.low, env.action_space.high
-    for t in range(cfg.goal_offset_steps):
-        if t % cfg.action_block == 0:
-            a = rng.uniform(low, high).astype(np.float32)
-        env.step(a)
-    goal = u.get_state()
-    env.reset(seed=seed, options={"state": goal, "goal": goal})
-    goal_obs = {"pixels": u.goal_pixels()}
-    return start, goal, goal_obs
-
-
 @torch.no_grad()
 def planning_diagnostics(
     env: Any,
@@ -88,11 +69,13 @@ def planning_diagnostics(
     cfg = cfg or DiagnosticsConfig()
     ctl = LatentController(world_model, _NoPlanner(), cost, device=device)
     u = goal_api(env)
+    protocol = PlanConfig(goal_offset_steps=cfg.goal_offset_steps, action_block=cfg.action_block)
     low, high = env.action_space.low, env.action_space.high
     sens, rank, latent_rank, err = [], [], [], []
     for i in range(cfg.starts):
         seed = cfg.seed + i
-        start, goal, goal_obs = _random_goal(env, seed, cfg)
+        _, _, goal_obs, goal = make_goal(env, seed, protocol)
+        start = u.get_state()
         ctl.reset(goal_obs)
         obs, _ = env.reset(seed=seed, options={"state": start, "goal": start})
         frames = ctl._frames(obs["pixels"])
