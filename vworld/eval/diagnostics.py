@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import spearmanr
 
 from vworld.eval.costs import CostConfig, goal_cost
 from vworld.eval.harness import PlanConfig, make_goal
@@ -116,7 +115,9 @@ def _rank_corr(cost: np.ndarray, dist: list[float]) -> float:
     """Spearman's correlation; 0 when either side is constant (nothing can be ranked)."""
     if np.ptp(cost) == 0 or np.ptp(dist) == 0:
         return 0.0
-    return float(spearmanr(cost, dist).statistic)
+    import pandas as pd
+
+    return float(pd.Series(cost).corr(pd.Series(dist), method="spearman"))
 
 
 class _NoPlanner:

@@ -22,6 +22,7 @@ trajectories"); the regulariser then guards the encoder too.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -29,9 +30,10 @@ from torch import Tensor, nn
 from vworld.encoders import encode_images
 from vworld.layers.angles import wrap_angles
 from vworld.layers.pooling import pool_tokens
+from vworld.train.monitor import feature_stats
 from vworld.train.objectives import sigreg, variance_covariance
 
-__all__ = ["REGULARIZERS", "TARGETS", "LatentLossConfig", "LatentObjective"]
+__all__ = ["REGULARIZERS", "TARGETS", "LatentLossConfig", "LatentObjective", "validate_latent"]
 
 REGULARIZERS = ("sigreg", "vc", "none")
 TARGETS = ("online", "stopgrad")
@@ -204,3 +206,41 @@ class LatentObjective(nn.Module):
         if pred.shape[-1] == 0:
             return pred.new_zeros(())
         return wrap_angles(pred - target, self.angle_dims).abs().mean()
+
+
+@torch.no_grad()
+def validate_latent(
+    objective: LatentObjective,
+    windows: Any,
+    norm: Any,
+    max_windows: int,
+    device: torch.device,
+) -> dict[str, float]:
+    """``windows``: the trainer's ``ACWindows``; ``norm``: its ``Normalizer``.
+
+    A compact-latent model's rollout error 1..H steps ahead (MSE, beside copying the
+    first latent), whether it can plan, and whether its latents collapse.
+
+    ``val_action_sensitivity``: how far the H-step prediction moves when each window's
+    actions are swapped for another window's, over how far the true latent moves in H steps
+    (0: the model ignores the action). ``val_latent_std`` / ``val_latent_rank``: the
+    latents' mean per-dim std and effective rank.
+    """
+    n = min(len(windows), max_windows)
+    rows = torch.linspace(0, len(windows) - 1, n).long()
+    x, a, s = windows.get(rows)
+    a, s = norm.actions(a.to(device)), norm.states(s.to(device))
+    p = objective.predictor
+    z = torch.cat([p.embed(objective.tokens(x[i : i + 64].to(device))) for i in range(0, n, 64)])
+    perm = torch.roll(torch.arange(n, device=device), 1)
+    zp, _ = p.rollout(z[:, :1], s[:, :1], a[:, :0], a)  # (n, H, d)
+    zq, _ = p.rollout(z[:, :1], s[:, :1], a[:, :0], a[perm])
+    out: dict[str, float] = {}
+    for h in range(1, zp.shape[1] + 1):
+        out[f"val_l2_h{h}"] = float((zp[:, h - 1] - z[:, h]).square().mean())
+        out[f"val_copy_h{h}"] = float((z[:, 0] - z[:, h]).square().mean())
+    moved = (z[:, -1] - z[:, 0]).norm(dim=-1).mean()
+    out["val_action_sensitivity"] = float((zp[:, -1] - zq[:, -1]).norm(dim=-1).mean() / moved)
+    stats = feature_stats(z)
+    out["val_latent_std"], out["val_latent_rank"] = stats["feat_std"], stats["feat_rank"]
+    return out

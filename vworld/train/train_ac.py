@@ -39,8 +39,8 @@ from vworld.models.ac_predictor import ac_predictor_names, build_ac_predictor
 from vworld.models.registry import model_class
 from vworld.models.state_probe import StateProbe
 from vworld.train.features import EncodedEpisode, encode_log, load_frames
-from vworld.train.latent_objective import LatentLossConfig, LatentObjective
-from vworld.train.monitor import MetricsLogger, feature_stats
+from vworld.train.latent_objective import LatentLossConfig, LatentObjective, validate_latent
+from vworld.train.monitor import MetricsLogger
 from vworld.train.runtime import (
     OptimConfig,
     apply_schedules,
@@ -431,42 +431,6 @@ def _model_kwargs(
     user = dataclasses.asdict(cfg.model)
     kwargs.update({k: v for k, v in user.items() if k != "name" and v is not None})
     return kwargs
-
-
-@torch.no_grad()
-def validate_latent(
-    objective: LatentObjective,
-    windows: ACWindows,
-    norm: Normalizer,
-    max_windows: int,
-    device: torch.device,
-) -> dict[str, float]:
-    """A compact-latent model's rollout error 1..H steps ahead (MSE, beside copying the
-    first latent), whether it can plan, and whether its latents collapse.
-
-    ``val_action_sensitivity``: how far the H-step prediction moves when each window's
-    actions are swapped for another window's, over how far the true latent moves in H steps
-    (0: the model ignores the action). ``val_latent_std`` / ``val_latent_rank``: the
-    latents' mean per-dim std and effective rank.
-    """
-    n = min(len(windows), max_windows)
-    rows = torch.linspace(0, len(windows) - 1, n).long()
-    x, a, s = windows.get(rows)
-    a, s = norm.actions(a.to(device)), norm.states(s.to(device))
-    p = objective.predictor
-    z = torch.cat([p.embed(objective.tokens(x[i : i + 64].to(device))) for i in range(0, n, 64)])
-    perm = torch.roll(torch.arange(n, device=device), 1)
-    zp, _ = p.rollout(z[:, :1], s[:, :1], a[:, :0], a)  # (n, H, d)
-    zq, _ = p.rollout(z[:, :1], s[:, :1], a[:, :0], a[perm])
-    out: dict[str, float] = {}
-    for h in range(1, zp.shape[1] + 1):
-        out[f"val_l2_h{h}"] = float((zp[:, h - 1] - z[:, h]).square().mean())
-        out[f"val_copy_h{h}"] = float((z[:, 0] - z[:, h]).square().mean())
-    moved = (z[:, -1] - z[:, 0]).norm(dim=-1).mean()
-    out["val_action_sensitivity"] = float((zp[:, -1] - zq[:, -1]).norm(dim=-1).mean() / moved)
-    stats = feature_stats(z)
-    out["val_latent_std"], out["val_latent_rank"] = stats["feat_std"], stats["feat_rank"]
-    return out
 
 
 def _split(num_episodes: int, val_fraction: float) -> tuple[list[int], list[int]]:
