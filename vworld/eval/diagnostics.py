@@ -115,9 +115,14 @@ def _rank_corr(cost: np.ndarray, dist: list[float]) -> float:
     """Spearman's correlation; 0 when either side is constant (nothing can be ranked)."""
     if np.ptp(cost) == 0 or np.ptp(dist) == 0:
         return 0.0
-    import pandas as pd
+    return float(np.corrcoef(_ranks(np.asarray(cost)), _ranks(np.asarray(dist)))[0, 1])
 
-    return float(pd.Series(cost).corr(pd.Series(dist), method="spearman"))
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks from 0, ties sharing their mean rank (as Spearman's correlation takes them)."""
+    _, inverse, counts = np.unique(x, return_inverse=True, return_counts=True)
+    start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return (start + (counts - 1) / 2.0)[inverse]
 
 
 class _NoPlanner:
