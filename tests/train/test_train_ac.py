@@ -398,3 +398,30 @@ def test_latent_options_are_checked_before_any_data(tiny_encoder, tmp_path):
             extra = [*extra, "model.name=latent_micro"]
         with pytest.raises(ValueError, match=match):
             train_ac(load_config(TrainACConfig, recipe, [*base, *extra]))
+
+
+def test_latent_model_resumes_with_its_objective(reach_log, tiny_encoder, tmp_path, monkeypatch):
+    """The objective's own parameters (the grounding head) go into the checkpoint, so a killed
+    run continues on the curve an uninterrupted one draws."""
+    from vworld.train import checkpoint as mod
+
+    extra = ["train.steps=40", "train.log_every=5", "train.val_every=1000", "train.ckpt_every=20"]
+    whole = train_ac(_latent_cfg(reach_log, tiny_encoder, tmp_path / "whole", *extra))
+    want = [r["loss"] for r in read_metrics(whole / "metrics.jsonl")]
+    real = mod.save_training_checkpoint
+
+    class Killed(Exception):
+        pass
+
+    def die_at_20(state, d, step, keep_every=0):
+        real(state, d, step, keep_every)
+        if step == 20:
+            raise Killed
+
+    monkeypatch.setattr(mod, "save_training_checkpoint", die_at_20)
+    with pytest.raises(Killed):
+        train_ac(_latent_cfg(reach_log, tiny_encoder, tmp_path / "cut", *extra))
+    monkeypatch.setattr(mod, "save_training_checkpoint", real)
+    cut = train_ac(_latent_cfg(reach_log, tiny_encoder, tmp_path / "cut", *extra))
+    got = [r["loss"] for r in read_metrics(cut / "metrics.jsonl")]
+    assert got == pytest.approx(want, rel=1e-4, abs=1e-5)

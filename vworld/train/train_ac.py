@@ -560,8 +560,8 @@ def train_ac(cfg: TrainACConfig) -> Path:
                 "use the same setting or a new out_dir"
             )
         model.load_state_dict(state["predictor"])
-        if finetune:
-            encoder.load_state_dict(state["encoder"])
+        if objective is not None:  # the grounding head and, when fine-tuned, the encoder
+            objective.load_state_dict(state["objective"])
         if probe is not None:
             probe.load_state_dict(state["probe"])
         optimizer.load_state_dict(state["optimizer"])
@@ -696,7 +696,7 @@ def train_ac(cfg: TrainACConfig) -> Path:
             done,
             lambda: {
                 "predictor": inner.state_dict(),
-                **({"encoder": encoder.state_dict()} if finetune else {}),
+                **({"objective": inner_objective.state_dict()} if objective is not None else {}),
                 "optimizer": optimizer.state_dict(),
                 **({"probe": inner_probe.state_dict()} if inner_probe is not None else {}),
             },
