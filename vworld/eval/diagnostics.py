@@ -7,8 +7,7 @@ reaches the model):
 
 - **action sensitivity**: the spread (std over candidates, averaged over latent dims) of the
   predicted final latents over the spread of the true final latents (the encoder's latents of
-  the rendered outcomes). Near 0: the model ignores the action, and CEM has nothing to rank
-  (the V-JEPA 2-AC transformer at CPU scale: 0.01-0.03).
+  the rendered outcomes). Near 0: the model ignores the action, and CEM has nothing to rank.
 - **ranking quality**: Spearman's rank correlation between the planner's cost of each
   candidate (its predicted latents against the goal image's latent) and the true task
   distance after executing it. ``latent_rank_corr`` ranks the *true* latents by the same
