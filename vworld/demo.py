@@ -33,7 +33,7 @@ log = logging.getLogger("vworld.demo")
 # (a shortcut: it plans the states a probe reads from the goal image).
 PIPELINES: dict[str, dict] = {
     "vworld/Reach-v0": {
-        "collect": ["episodes=200", "steps=100", "policy=smooth"],
+        "collect": ["episodes=600", "steps=100", "policy=smooth", "pix_fmt=yuv444p", "crf=0"],
         "latent": "configs/ac/tiny-reach-latent.yaml",
         "probe": "configs/ac/tiny-reach.yaml",
         "plan": "configs/plan/cem-reach-latent.yaml",

@@ -320,6 +320,7 @@ def _latent_cfg(reach_log, tiny_encoder, out_dir, *extra):
         # a random test encoder's frames differ little: no smoothing, a strong regulariser
         "latent.smooth_weight=0",
         "latent.reg_weight=1.0",
+        "model.proj_norm=none",  # so that a collapse shows in the latents' std
         *extra,
         recipe="configs/ac/tiny-reach-latent.yaml",
     )
