@@ -70,34 +70,37 @@ def test_loss_falls_and_model_beats_copy_last(reach_log, tiny_encoder, tmp_path)
     torch.testing.assert_close(s_c, s_u, atol=1e-4, rtol=1e-4)
 
 
-def test_features_cached_and_run_resumes(reach_log, tiny_encoder, tmp_path, monkeypatch):
+def _killed_then_resumed(monkeypatch, make_cfg, kill_step: int) -> list[float]:
+    """Train ``make_cfg()``, killed right after its checkpoint at ``kill_step``, then run the
+    same command again; returns the resumed run's logged losses."""
     from vworld.train import checkpoint as mod
-
-    steps = ["train.steps=6", "train.ckpt_every=3", "train.log_every=1", "train.val_every=100"]
-    full = train_ac(_cfg(reach_log, tiny_encoder, tmp_path / "full", *steps))
-    want = [r["loss"] for r in read_metrics(full / "metrics.jsonl")]
-    assert len(list((full / "cache").glob("features-*.pt"))) == 1
 
     real = mod.save_training_checkpoint
 
     class Killed(Exception):
         pass
 
-    def die_at_3(state, d, step, keep_every=0):
+    def die(state, d, step, keep_every=0):
         real(state, d, step, keep_every)
-        if step == 3:
+        if step == kill_step:
             raise Killed
 
-    monkeypatch.setattr(mod, "save_training_checkpoint", die_at_3)
+    monkeypatch.setattr(mod, "save_training_checkpoint", die)
     with pytest.raises(Killed):
-        train_ac(_cfg(reach_log, tiny_encoder, tmp_path / "cut", *steps))
+        train_ac(make_cfg())
     monkeypatch.setattr(mod, "save_training_checkpoint", real)
-    got = [
-        r["loss"]
-        for r in read_metrics(
-            train_ac(_cfg(reach_log, tiny_encoder, tmp_path / "cut", *steps)) / "metrics.jsonl"
-        )
-    ]
+    return [r["loss"] for r in read_metrics(train_ac(make_cfg()) / "metrics.jsonl")]
+
+
+def test_features_cached_and_run_resumes(reach_log, tiny_encoder, tmp_path, monkeypatch):
+
+    steps = ["train.steps=6", "train.ckpt_every=3", "train.log_every=1", "train.val_every=100"]
+    full = train_ac(_cfg(reach_log, tiny_encoder, tmp_path / "full", *steps))
+    want = [r["loss"] for r in read_metrics(full / "metrics.jsonl")]
+    assert len(list((full / "cache").glob("features-*.pt"))) == 1
+    got = _killed_then_resumed(
+        monkeypatch, lambda: _cfg(reach_log, tiny_encoder, tmp_path / "cut", *steps), 3
+    )
     assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
 
 
@@ -404,25 +407,10 @@ def test_latent_options_are_checked_before_any_data(tiny_encoder, tmp_path):
 def test_latent_model_resumes_with_its_objective(reach_log, tiny_encoder, tmp_path, monkeypatch):
     """The objective's own parameters (the grounding head) go into the checkpoint, so a killed
     run continues on the curve an uninterrupted one draws."""
-    from vworld.train import checkpoint as mod
-
     extra = ["train.steps=40", "train.log_every=5", "train.val_every=1000", "train.ckpt_every=20"]
     whole = train_ac(_latent_cfg(reach_log, tiny_encoder, tmp_path / "whole", *extra))
     want = [r["loss"] for r in read_metrics(whole / "metrics.jsonl")]
-    real = mod.save_training_checkpoint
-
-    class Killed(Exception):
-        pass
-
-    def die_at_20(state, d, step, keep_every=0):
-        real(state, d, step, keep_every)
-        if step == 20:
-            raise Killed
-
-    monkeypatch.setattr(mod, "save_training_checkpoint", die_at_20)
-    with pytest.raises(Killed):
-        train_ac(_latent_cfg(reach_log, tiny_encoder, tmp_path / "cut", *extra))
-    monkeypatch.setattr(mod, "save_training_checkpoint", real)
-    cut = train_ac(_latent_cfg(reach_log, tiny_encoder, tmp_path / "cut", *extra))
-    got = [r["loss"] for r in read_metrics(cut / "metrics.jsonl")]
+    got = _killed_then_resumed(
+        monkeypatch, lambda: _latent_cfg(reach_log, tiny_encoder, tmp_path / "cut", *extra), 20
+    )
     assert got == pytest.approx(want, rel=1e-4, abs=1e-5)
