@@ -51,6 +51,18 @@ from gymnasium import spaces
 from envs._gl import make_renderer
 
 
+def reset_options(options: dict[str, Any] | None, env_name: str) -> dict[str, Any]:
+    """A goal env's ``reset`` options, checked: only ``state`` and ``goal`` are known."""
+    options = dict(options or {})
+    unknown = set(options) - {"state", "goal"}
+    if unknown:
+        raise ValueError(
+            f"envs/{env_name}.reset: unknown options {sorted(unknown)}; "
+            "expected 'state' and/or 'goal'"
+        )
+    return options
+
+
 def wrap_angle(x: np.ndarray | float) -> np.ndarray:
     """Wrap angles (radians) to [-pi, pi)."""
     return (np.asarray(x, dtype=np.float64) + np.pi) % (2.0 * np.pi) - np.pi
@@ -291,13 +303,7 @@ class GoalEnv(GoalStateMixin, gym.Env):
             options: optional ``{"state": sim state, "goal": sim state or goal config}``.
         """
         super().reset(seed=seed)
-        options = dict(options or {})
-        unknown = set(options) - {"state", "goal"}
-        if unknown:
-            raise ValueError(
-                f"envs/{type(self).__name__}.reset: unknown options {sorted(unknown)}; "
-                "expected 'state' and/or 'goal'"
-            )
+        options = reset_options(options, type(self).__name__)
         # Draw start then goal so that both are fixed by the seed whatever the options.
         start = self._sample_start(self.np_random)
         goal = self.sample_goal_state(self.np_random)

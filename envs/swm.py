@@ -51,6 +51,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.vector.utils import batch_space
 
+from envs.base import reset_options
+
 __all__ = ["TASKS", "SwmExpert", "SwmGoalEnv", "SwmTask", "import_swm", "make_swm", "task_for"]
 
 INSTALL_HINT = "pip install 'vworld[swm]' (stable-worldmodel, pymunk, shapely, pygame, opencv)"
@@ -331,12 +333,7 @@ class SwmGoalEnv(gym.Env):
             options: optional ``{"state": sim state, "goal": sim state}``.
         """
         super().reset(seed=seed)
-        options = dict(options or {})
-        unknown = set(options) - {"state", "goal"}
-        if unknown:
-            raise ValueError(
-                f"reset options: unknown {sorted(unknown)}; expected 'state' and/or 'goal'"
-            )
+        options = reset_options(options, type(self).__name__)
         self.env.reset(seed=seed)  # its info describes the state before the options
         if "state" in options:
             self.set_state(options["state"])
