@@ -569,20 +569,14 @@ def train_ac(cfg: TrainACConfig) -> Path:
     if acc.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out_dir / "config.yaml")
-    if objective is not None:  # DDP wraps the whole objective: one forward per micro-batch
-        inner = model
-        if probe is None:
-            objective, optimizer = acc.prepare(objective, optimizer)
-        else:
-            objective, probe, optimizer = acc.prepare(objective, probe, optimizer)
-        inner_objective = acc.unwrap_model(objective)
-        model = objective
-    elif probe is None:
-        model, optimizer = acc.prepare(model, optimizer)
-        inner = acc.unwrap_model(model)
-    else:
-        model, probe, optimizer = acc.prepare(model, probe, optimizer)
-        inner = acc.unwrap_model(model)
+    # DDP wraps what trains: for latent_* models the whole objective, one forward per batch.
+    inner = model
+    prepared = acc.prepare(trained, *([probe] if probe is not None else []), optimizer)
+    model, optimizer = prepared[0], prepared[-1]
+    if probe is not None:
+        probe = prepared[1]
+    if objective is not None:
+        objective, inner_objective = model, acc.unwrap_model(model)
     inner_probe = acc.unwrap_model(probe) if probe is not None else None
 
     metrics = (
