@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from vworld.models.ac_predictor import build_ac_predictor
+from vworld.models.ac_predictors import build_ac_predictor
 
 
 def _sync(device: torch.device) -> None:

@@ -25,9 +25,11 @@ import gymnasium as gym
 import numpy as np
 
 import envs
-from envs.swm import SwmExpert, import_swm
+from envs.swm import import_swm
+from envs.swm_expert import SwmExpert
 from vworld.data.collect import CollectConfig, collect
-from vworld.eval.harness import PlanConfig, make_env, make_goal, run_planning
+from vworld.eval.goals import make_goal
+from vworld.eval.harness import PlanConfig, make_env, run_planning
 from vworld.eval.mpc import run_episode
 from vworld.eval.swm_policy import evaluate_in_world
 

@@ -9,7 +9,7 @@ with random or weakly goal-directed behaviour. Four kinds, sharing one interface
 - ``ScriptedPolicy``: noisy goal-directed control toward randomly drawn sub-goals: PD control of
   the joints (Reach), PD toward waypoints through the door (PointMaze), move behind the block and
   push it toward the goal (Push).
-- ``SwmExpertPolicy``: stable-worldmodel's own expert of an ``swm/...`` task (``envs/swm.py``),
+- ``SwmExpertPolicy``: stable-worldmodel's own expert of an ``swm/...`` task (``envs/swm_expert.py``),
   with swm's data-collection settings by default.
 
 Interface: ``policy.reset(rng, env)`` at the start of an episode (``rng`` is a
@@ -229,7 +229,7 @@ class ScriptedPolicy(Policy):
 
 
 class SwmExpertPolicy(Policy):
-    """stable-worldmodel's expert policy of an ``swm/...`` task (see ``envs.swm.SwmExpert``).
+    """stable-worldmodel's expert policy of an ``swm/...`` task (see ``envs.swm_expert.SwmExpert``).
 
     TwoRoom's heads for the door, then the goal (by default with the action noise 3.0 that swm
     records its TwoRoom dataset with); PushT's (``WeakPolicy``) moves at random near the block.
@@ -246,7 +246,8 @@ class SwmExpertPolicy(Policy):
 
     def reset(self, rng: np.random.Generator, env: gym.Env) -> None:
         super().reset(rng, env)
-        from envs.swm import SwmExpert, SwmGoalEnv
+        from envs.swm import SwmGoalEnv
+        from envs.swm_expert import SwmExpert
 
         base = env.unwrapped
         if not isinstance(base, SwmGoalEnv):

@@ -49,11 +49,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from gymnasium.vector.utils import batch_space
 
 from envs.base import reset_options
 
-__all__ = ["TASKS", "SwmExpert", "SwmGoalEnv", "SwmTask", "import_swm", "make_swm", "task_for"]
+__all__ = ["TASKS", "SwmGoalEnv", "SwmTask", "import_swm", "make_swm", "task_for"]
 
 INSTALL_HINT = "pip install 'vworld[swm]' (stable-worldmodel, pymunk, shapely, pygame, opencv)"
 
@@ -402,57 +401,3 @@ def make_swm(
     if max_episode_steps is not None:
         env = gym.wrappers.TimeLimit(env, max_episode_steps=int(max_episode_steps))
     return env
-
-
-# ---------------------------------------------------------------------------------- expert
-class _PoolOfOne:
-    """The vectorised-env face swm's expert policies expect (``envs``, batched spaces)."""
-
-    def __init__(self, env: gym.Env) -> None:
-        self.envs = [env]
-        self.num_envs = 1
-        self.spec = env.spec
-        self.single_action_space = env.action_space
-        self.action_space = batch_space(env.action_space, 1)
-
-
-class SwmExpert:
-    """swm's expert policy of a :class:`SwmGoalEnv`'s task, acting in that one env.
-
-    It sees what swm's ``World`` gives a policy: ``state``, ``goal_state`` and ``proprio`` in
-    swm's layout (TwoRoom's expert heads for the door, then the goal; PushT's ``WeakPolicy``
-    moves at random near the block, blind to the goal).
-
-    Args:
-        env: the :class:`SwmGoalEnv` (unwrapped).
-        seed: seeds the expert's own generator.
-        noise: the expert's action noise (TwoRoom: ``action_noise``, the standard deviation
-            added to its unit-length action); the task's default (swm's data-collection
-            setting) when None.
-    """
-
-    def __init__(self, env: SwmGoalEnv, seed: int, noise: float | None = None) -> None:
-        task = env.task
-        if not task.expert:
-            raise ValueError(f"policy: swm has no expert policy for {task.env_class}")
-        kwargs = dict(task.expert_kwargs)
-        if noise is not None:
-            if task.expert_noise_arg is None:
-                raise ValueError(f"noise: {task.expert} of {task.env_class} takes no noise")
-            kwargs[task.expert_noise_arg] = float(noise)
-        module, name = task.expert.split(":")
-        cls = getattr(importlib.import_module(module), name)
-        self.env = env
-        self.policy = cls(seed=int(seed), **kwargs)
-        self.policy.set_env(_PoolOfOne(env.env))
-
-    def act(self) -> np.ndarray:
-        """The expert's action for the env's current state and goal, ``(A,)`` float32."""
-        state = self.env.get_state()
-        info = {
-            "state": state[None],
-            "goal_state": self.env.goal_state[None],
-            "proprio": self.env.task.proprio(state)[None],
-        }
-        a = np.asarray(self.policy.get_action(info), dtype=np.float32)
-        return a.reshape(self.env.action_space.shape)

@@ -177,11 +177,9 @@ def to_yaml(cfg: Any) -> str:
 
 def save_config(cfg: Any, path: str | os.PathLike) -> None:
     """Write the resolved config as YAML, atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(to_yaml(cfg))
-    os.replace(tmp, path)
+    from vworld.files import atomic_write_text
+
+    atomic_write_text(path, to_yaml(cfg))
 
 
 def config_keys(schema: type) -> list[tuple[str, str, str]]:

@@ -16,8 +16,24 @@ import torch
 from torch import Tensor, nn
 
 from vworld.data.transforms import normalize
+from vworld.files import atomic_path, atomic_write_text, load_tensors
 
-__all__ = ["encode_frames", "encode_images", "export_encoder", "load_encoder"]
+__all__ = [
+    "encode_frames",
+    "encode_images",
+    "encoder_spec",
+    "export_encoder",
+    "load_encoder",
+    "write_encoder_spec",
+]
+
+
+def write_encoder_spec(out_dir: str | os.PathLike, name: str, kwargs: dict) -> Path:
+    """Write ``encoder.json``: the registered model name and the keyword arguments to build it.
+
+    Pretraining writes it when a run starts, so its checkpoints load without the trainer."""
+    spec = {"model": name, "kwargs": kwargs}
+    return atomic_write_text(Path(out_dir) / "encoder.json", json.dumps(spec, indent=2))
 
 
 def export_encoder(out_dir: str | os.PathLike, encoder: nn.Module, name: str, kwargs: dict) -> Path:
@@ -25,16 +41,35 @@ def export_encoder(out_dir: str | os.PathLike, encoder: nn.Module, name: str, kw
     from safetensors.torch import save_file
 
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    tmp = out / ".encoder.safetensors.tmp"
-    save_file(state, str(tmp))
-    os.replace(tmp, out / "encoder.safetensors")
-    spec = {"model": name, "kwargs": kwargs}
-    tmpj = out / ".encoder.json.tmp"
-    tmpj.write_text(json.dumps(spec, indent=2))
-    os.replace(tmpj, out / "encoder.json")
+    with atomic_path(out / "encoder.safetensors") as tmp:
+        save_file(state, str(tmp))
+    write_encoder_spec(out, name, kwargs)
     return out / "encoder.safetensors"
+
+
+def encoder_spec(path: str | os.PathLike) -> dict | None:
+    """The ``{"model", "kwargs"}`` of a vworld encoder (its folder, its ``.safetensors`` or a
+    checkpoint in its run folder), or None for an official checkpoint (no ``encoder.json``)."""
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    for candidate in (folder, folder.parent):
+        spec_path = candidate / "encoder.json"
+        if spec_path.is_file():
+            return _read_spec(spec_path)
+    return None
+
+
+def _read_spec(spec_path: Path) -> dict:
+    try:
+        spec = json.loads(spec_path.read_text())
+        if not isinstance(spec["model"], str) or not isinstance(spec["kwargs"], dict):
+            raise TypeError("model must be a string and kwargs a mapping")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(
+            f"{spec_path}: expected {{'model': name, 'kwargs': {{...}}}} ({e})"
+        ) from None
+    return {"model": spec["model"], "kwargs": spec["kwargs"]}
 
 
 def _from_export(folder: Path) -> nn.Module:
@@ -42,33 +77,31 @@ def _from_export(folder: Path) -> nn.Module:
 
     from vworld.models.registry import create_model
 
-    spec_path = folder / "encoder.json"
-    try:
-        spec = json.loads(spec_path.read_text())
-        name, kwargs = spec["model"], spec["kwargs"]
-    except (OSError, ValueError, KeyError) as e:
-        raise ValueError(
-            f"{spec_path}: expected {{'model': name, 'kwargs': {{...}}}} ({e})"
-        ) from None
-    model = create_model(name, **kwargs)
+    spec = _read_spec(folder / "encoder.json")
+    model = create_model(spec["model"], **spec["kwargs"])
     state = load_file(str(folder / "encoder.safetensors"))
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ValueError(
-            f"{folder / 'encoder.safetensors'}: weights do not fit model '{name}' "
+            f"{folder / 'encoder.safetensors'}: weights do not fit model '{spec['model']}' "
             f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
         )
     return model
 
 
 def _from_training_checkpoint(path: Path) -> nn.Module:
-    from vworld.config import load_config
+    """The target encoder (else the context encoder) of a pretraining checkpoint, built from
+    the ``encoder.json`` pretraining wrote into its run folder."""
+    from vworld.models.registry import create_model
     from vworld.train.checkpoint import load_checkpoint
-    from vworld.train.pretrain import PretrainConfig, build_models
 
     run = path.parent.parent
-    cfg = load_config(PretrainConfig, run / "config.yaml")
-    encoder, _ = build_models(cfg)
+    if not (run / "encoder.json").is_file():
+        raise FileNotFoundError(
+            f"{path}: no encoder.json in its run folder {run} (written by `vworld pretrain`)"
+        )
+    spec = _read_spec(run / "encoder.json")
+    encoder = create_model(spec["model"], **spec["kwargs"])
     state = load_checkpoint(path)
     key = "target_encoder" if "target_encoder" in state else "encoder"
     encoder.load_state_dict(state[key])
@@ -98,7 +131,7 @@ def load_encoder(path: str | os.PathLike, device: str | torch.device = "cpu") ->
         if p.suffix == ".safetensors":
             model = _from_export(p.parent)
         else:
-            head = torch.load(p, map_location="cpu", weights_only=True, mmap=True)
+            head = load_tensors(p, mmap=True)
             if isinstance(head, dict) and "encoder" in head and "step" in head:
                 model = _from_training_checkpoint(p)
             else:

@@ -1,13 +1,19 @@
-"""The world-model API the planner uses: encode observations, predict and roll out latents.
+"""The world-model contract, the encoder + predictor world model, and its file format.
 
-``load_world_model(run_dir)`` reads what ``vworld train-ac`` exports (``world_model.json``,
-``predictor.safetensors`` and the encoder) and returns a ``WorldModel`` with the short verbs of
-TD-MPC2: ``encode(frames) -> z`` (the planning latent: the encoder's pooled tokens, or a
-``latent_*`` model's compact embedding of them), ``predict(z, actions, states) -> (z_next, s_next)`` and
-``rollout(z_context, s_context, actions) -> (z, s)`` for H steps, batched over hundreds of
-candidate action sequences, with the context's keys and values cached so each imagined step
-costs only its own tokens, and, when ``train-ac`` trained a state probe,
-``read_state(frames) -> s`` (the state dims a frame shows, e.g. a goal image's joint angles).
+Declared once here (the short verbs of TD-MPC2):
+
+- :class:`Predictor`: what every action-conditioned predictor implements (the V-JEPA 2-AC
+  transformer, the proprioceptive model, the compact-latent model).
+- :class:`WorldModel`: every member a controller or the planning harness uses. Planners and
+  harnesses take any object that has them, and read nothing else.
+- :class:`JEPAWorldModel`: a frozen video encoder and a registered predictor, with the
+  normalisation of actions and states; ``encode`` gives the planning latent of frames,
+  ``rollout`` imagines H steps for hundreds of candidate action sequences at once.
+- :meth:`JEPAWorldModel.save` and :func:`load_world_model`: the one writer and the one
+  reader of a world-model folder (``world_model.json``, ``predictor.safetensors``, the
+  encoder and optionally ``probe.safetensors``); ``vworld/world_model_format.py`` holds the
+  fields of ``world_model.json`` that both check.
+
 Actions and states go in and come out in the environment's units; normalisation is inside.
 """
 
@@ -16,91 +22,166 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
 
-from vworld.encoders import encode_frames, load_encoder
+from vworld.data.windows import Normalizer
+from vworld.encoders import encode_frames, encoder_spec, export_encoder, load_encoder
+from vworld.files import atomic_path, atomic_write_text
 from vworld.layers.pooling import pool_tokens
-from vworld.models.ac_predictor import build_ac_predictor
+from vworld.models.ac_predictors import build_ac_predictor
 from vworld.models.state_probe import StateProbe
+from vworld.world_model_format import FORMAT, check_meta, read_world_model_json
 
-__all__ = ["Normalizer", "WorldModel", "load_world_model"]
-
-
-class Normalizer(nn.Module):
-    """z-scores actions and states with the training windows' mean and std."""
-
-    def __init__(self, stats: dict[str, list[float]]):
-        super().__init__()
-        for k, v in stats.items():
-            self.register_buffer(k, torch.tensor(v, dtype=torch.float32), persistent=False)
-
-    def actions(self, a: Tensor) -> Tensor:
-        return (a - self.action_mean) / self.action_std
-
-    def states(self, s: Tensor) -> Tensor:
-        return (s - self.state_mean) / self.state_std
-
-    def unstates(self, s: Tensor) -> Tensor:
-        return s * self.state_std + self.state_mean
+__all__ = [
+    "JEPAWorldModel",
+    "Predictor",
+    "WorldModel",
+    "load_world_model",
+]
 
 
-class WorldModel(nn.Module):
-    """A frozen encoder and an action-conditioned predictor, with their normalisation.
+@runtime_checkable
+class Predictor(Protocol):
+    """An action-conditioned predictor over per-frame latents (normalised actions and states).
+
+    ``learned_latent`` says whether the latent is the predictor's own compact embedding of
+    the encoder's tokens (``embed`` projects them) or the tokens themselves (``embed`` is
+    the identity).
+    """
+
+    learned_latent: bool
+
+    def embed(self, tokens: Tensor) -> Tensor:
+        """Encoder tokens ``(..., Np, D)`` -> the planning latent of each frame."""
+        ...
+
+    def forward(self, z: Tensor, actions: Tensor, states: Tensor) -> tuple[Tensor, Tensor]:
+        """Teacher forcing: ``z (B, T, ...)``, ``actions (B, T, A)``, ``states (B, T, S)`` ->
+        ``(z_next, s_next)``, where index t predicts step t+1."""
+        ...
+
+    def rollout(
+        self,
+        z_context: Tensor,
+        s_context: Tensor,
+        a_context: Tensor,
+        actions: Tensor,
+        use_cache: bool = True,
+        latents: bool = True,
+    ) -> tuple[Tensor | None, Tensor]:
+        """Imagine ``H`` steps for ``N`` sequences ``actions (N, H, A)`` from one context.
+
+        ``latents=False``: the caller needs only the states; a predictor whose states do not
+        depend on its latents may return ``None`` for them."""
+        ...
+
+
+@runtime_checkable
+class WorldModel(Protocol):
+    """Everything a controller and the planning harness use of a world model.
+
+    One model step is one action block: ``frame_stride`` env steps with the action held.
+    The goal is represented by ``encode(goal_frames)`` (the latent cost) and, for the
+    state-probe planner, by ``read_state(goal_frames)``.
+    """
+
+    frame_stride: int  # env steps per model step (plan with action_block = frame_stride)
+    angle_dims: list[int]  # state dims that are angles in [-pi, pi)
+    frame_codec: dict | None  # codec of the training videos (images are recoded through it)
+    # columns of the simulator state appended to the robot's in training; at plan time they
+    # are read from images by the probe (empty: the state is the robot's own)
+    sim_state_dims: list[int]
+    state_dims: list[int] | None  # the state dims ``read_state`` estimates (None: no probe)
+
+    def encode(self, frames: Tensor) -> Tensor:
+        """uint8 frames ``(B, T, 3, H, W)`` or ``(B, T, H, W, 3)`` -> latents ``(B, T, ...)``."""
+        ...
+
+    def observed_state(self, frames: Tensor, proprio: Tensor) -> Tensor:
+        """The model's state ``(B, T, S)`` of observations with the robot's ``proprio``."""
+        ...
+
+    def read_state(self, frames: Tensor) -> Tensor:
+        """The state dims :attr:`state_dims` a frame shows ``(B, T, K)`` (raises: no probe)."""
+        ...
+
+    def rollout(
+        self, z_context: Tensor, s_context: Tensor, actions: Tensor, latents: bool = True
+    ) -> tuple[Tensor | None, Tensor]:
+        """``H`` imagined steps for ``N`` candidate sequences ``actions (N, H, A)`` from a
+        context ``z (1, Tc, ...)``, ``s (1, Tc, S)`` -> ``(z (N, H, ...), s (N, H, S))``;
+        ``latents=False`` allows ``z`` to be ``None``."""
+        ...
+
+
+class JEPAWorldModel(nn.Module):
+    """A frozen video encoder and an action-conditioned predictor: implements :class:`WorldModel`.
 
     Args:
         encoder: video ViT (frames are encoded one at a time, repeated to fill a tubelet).
-        predictor: a registered action-conditioned predictor (``build_ac_predictor``): the
-            V-JEPA 2-AC transformer or ``proprio_*`` over the encoder's tokens, or a
-            ``latent_*`` model over its own compact latent of them (``learned_latent``).
+        predictor: a registered :class:`Predictor` (``build_ac_predictor``).
+        predictor_spec: ``(registered name, keyword arguments)`` it was built with.
+        encoder_source: the encoder's registered ``{"model", "kwargs"}`` (saved with the
+            weights), or the path of an official checkpoint (saved as a reference).
         stats: ``action_mean/std``, ``state_mean/std`` of the training windows.
+        image_size: ``(H, W)`` of the frames it was trained on.
         encoder_grid: the encoder's token grid ``(h, w)`` for one frame.
         pool_grid: pool the encoder's tokens to this grid before the predictor.
         frame_stride: env steps per model step (plan with ``action_block = frame_stride``).
         action_mode: ``sum`` (a planned action held for ``frame_stride`` steps sums to
-            ``frame_stride * a``), ``concat`` (it is fed ``frame_stride`` times, concatenated)
+            ``frame_stride * a``), ``concat`` (fed ``frame_stride`` times, concatenated)
             or ``state_diff``.
-        probe: optional :class:`StateProbe` (tokens -> state dims) for goal images.
-        probe_grid: the token grid the probe reads (default: the predictor's).
-        sim_state_dims: the sim-state columns appended to the robot's state in training
-            (``train-ac data.sim_state_dims``); the state's last ``len(sim_state_dims)``
-            entries (:attr:`image_state_dims`) are then read from images by the probe.
         angle_dims: state indices that are angles wrapped to [-pi, pi).
-        frame_codec: ``{"codec", "pix_fmt", "crf"}`` of the videos it was trained on, or None.
-            Planners pass images from outside (goal renders, camera frames) through it
-            (``vworld.data.lerobot_write.recode_frames``) so the encoder sees the artifacts it
-            was trained on.
+        frame_codec: ``{"codec", "pix_fmt", "crf"}`` of the training videos, or None.
+        sim_state_dims: sim-state columns appended to the robot's state in training; the
+            state's last ``len(sim_state_dims)`` entries are then read from images by the probe.
+        probe: optional :class:`StateProbe` (tokens -> state dims) with its ``probe_kwargs``.
+        probe_grid: the token grid the probe reads (default: the predictor's).
     """
 
     def __init__(
         self,
         encoder: nn.Module,
         predictor: nn.Module,
+        predictor_spec: tuple[str, dict[str, Any]],
+        encoder_source: dict[str, Any] | str,
         stats: dict[str, list[float]],
+        image_size: tuple[int, int],
         encoder_grid: tuple[int, int],
         pool_grid: tuple[int, int] | None = None,
         frame_stride: int = 1,
         action_mode: str = "sum",
-        probe: StateProbe | None = None,
         angle_dims: list[int] | None = None,
         frame_codec: dict | None = None,
-        probe_grid: tuple[int, int] | None = None,
         sim_state_dims: list[int] | None = None,
+        probe: StateProbe | None = None,
+        probe_kwargs: dict[str, Any] | None = None,
+        probe_grid: tuple[int, int] | None = None,
     ):
         super().__init__()
-        self.frame_codec = dict(frame_codec) if frame_codec else None
+        if not isinstance(predictor, Predictor):
+            raise TypeError(f"{type(predictor).__name__} does not implement Predictor")
         self.encoder = encoder.eval().requires_grad_(False)
         self.predictor = predictor.eval().requires_grad_(False)
-        self.encoder_grid = tuple(encoder_grid)
+        self.predictor_spec = (predictor_spec[0], dict(predictor_spec[1]))
+        self.encoder_source = encoder_source
+        self.norm = Normalizer(stats)
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.encoder_grid = (int(encoder_grid[0]), int(encoder_grid[1]))
         self.pool_grid = tuple(pool_grid) if pool_grid else None
         self.frame_stride = int(frame_stride)
         self.action_mode = action_mode
-        self.norm = Normalizer(stats)
-        self.probe = probe.eval().requires_grad_(False) if probe is not None else None
-        self.probe_grid = tuple(probe_grid) if probe_grid else self.pool_grid or self.encoder_grid
         self.angle_dims = list(angle_dims or [])
+        self.frame_codec = dict(frame_codec) if frame_codec else None
         self.sim_state_dims = list(sim_state_dims or [])
+        if (probe is None) != (probe_kwargs is None):
+            raise ValueError("probe and probe_kwargs come together")
+        self.probe = probe.eval().requires_grad_(False) if probe is not None else None
+        self.probe_kwargs = dict(probe_kwargs) if probe_kwargs else None
+        self.probe_grid = tuple(probe_grid) if probe_grid else self.pool_grid or self.encoder_grid
         k, s_dim = len(self.sim_state_dims), len(stats["state_mean"])
         self.image_state_dims = list(range(s_dim - k, s_dim))
         missing = [d for d in self.image_state_dims if d not in (self.state_dims or [])]
@@ -112,14 +193,22 @@ class WorldModel(nn.Module):
 
     @property
     def state_dims(self) -> list[int] | None:
-        """The state dims :meth:`infer_state` estimates (None without a probe)."""
+        """The state dims :meth:`read_state` estimates (None without a probe)."""
         return None if self.probe is None else list(self.probe.dims)
+
+    @property
+    def learned_latent(self) -> bool:
+        """Whether latents are the predictor's own embedding of the tokens (``latent_*``)."""
+        return bool(self.predictor.learned_latent)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.predictor.parameters()).device
 
     @torch.no_grad()
     def observed_state(self, frames: Tensor, proprio: Tensor) -> Tensor:
-        """The model's state ``(B, T, S)`` of observations: the robot's ``proprio (B, T, S0)``,
-        followed by the :attr:`image_state_dims` the probe reads from ``frames`` (none for
-        world models trained on the robot's state alone)."""
+        """The robot's ``proprio (B, T, S0)``, followed by the state dims the probe reads from
+        ``frames`` (none for world models trained on the robot's state alone)."""
         if not self.image_state_dims:
             return proprio
         est = self.read_state(frames)  # (B, T, K)
@@ -128,14 +217,8 @@ class WorldModel(nn.Module):
 
     @torch.no_grad()
     def read_state(self, frames: Tensor) -> Tensor:
-        """Estimated state dims ``(B, T, K)`` of uint8 frames ``(B, T, H, W, 3)``: the probe
-        reads their tokens at its own grid (:attr:`probe_grid`)."""
-        return self.infer_state(self.tokens(frames, grid=self.probe_grid))
-
-    @torch.no_grad()
-    def infer_state(self, z: Tensor) -> Tensor:
-        """Estimated state dims ``(..., K)`` of frames with tokens ``z (..., Np, D)`` at
-        :attr:`probe_grid`.
+        """Estimated state dims ``(B, T, K)`` of uint8 frames: the probe reads their tokens at
+        its own grid (:attr:`probe_grid`).
 
         Raises:
             RuntimeError: the world model has no probe (train-ac ran with probe.enabled=false).
@@ -145,11 +228,7 @@ class WorldModel(nn.Module):
                 "this world model has no state probe; retrain it with "
                 "`vworld train-ac ... probe.enabled=true` or plan with cost.goal_state=given"
             )
-        return self.probe.infer(z)
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.predictor.parameters()).device
+        return self.probe.infer(self.tokens(frames, grid=self.probe_grid))
 
     def _norm_a(self, a: Tensor) -> Tensor:
         if self.action_mode == "sum":
@@ -158,25 +237,16 @@ class WorldModel(nn.Module):
             a = a.unsqueeze(-2).expand(*a.shape[:-1], self.frame_stride, a.shape[-1]).flatten(-2)
         return self.norm.actions(a)
 
-    @property
-    def learned_latent(self) -> bool:
-        """Whether latents are the predictor's own compact embedding of the encoder's tokens
-        (``latent_*`` models) rather than the tokens themselves."""
-        return bool(self.predictor.learned_latent)
-
     @torch.no_grad()
     def encode(self, frames: Tensor) -> Tensor:
-        """uint8 frames ``(B, T, H, W, 3)`` or ``(B, T, 3, H, W)`` -> the planning latents:
-        ``(B, T, d)`` for a ``latent_*`` model, else the pooled tokens ``(B, T, Np, D)``."""
-        z = self.tokens(frames)
-        return self.predictor.embed(z) if self.learned_latent else z
+        """uint8 frames -> the planning latents: ``(B, T, d)`` for a ``latent_*`` model, else
+        the pooled tokens ``(B, T, Np, D)``."""
+        return self.predictor.embed(self.tokens(frames))
 
     @torch.no_grad()
     def tokens(self, frames: Tensor, grid: tuple[int, int] | None = None) -> Tensor:
-        """uint8 frames ``(B, T, H, W, 3)`` or ``(B, T, 3, H, W)`` -> tokens ``(B, T, Np, D)``.
-
-        ``grid``: pool the tokens to this grid (default: the predictor's, ``pool_grid``).
-        """
+        """uint8 frames ``(B, T, H, W, 3)`` or ``(B, T, 3, H, W)`` -> tokens ``(B, T, Np, D)``,
+        pooled to ``grid`` (default: the predictor's, ``pool_grid``)."""
         if frames.dim() != 5:
             raise ValueError(f"encode expects (B, T, H, W, 3) frames, got {tuple(frames.shape)}")
         b, t = frames.shape[:2]
@@ -185,13 +255,8 @@ class WorldModel(nn.Module):
         return z.reshape(b, t, *z.shape[1:])
 
     def predict(self, z: Tensor, actions: Tensor, states: Tensor) -> tuple[Tensor, Tensor]:
-        """Next-step latents and states for each step of a teacher-forced sequence.
-
-        Args:
-            z: ``(B, T, Np, D)``; actions: ``(B, T, A)``; states: ``(B, T, S)`` (env units).
-        Returns:
-            ``(z_next (B, T, Np, D), s_next (B, T, S))``: index t predicts step t+1.
-        """
+        """Teacher-forced next-step latents and states: ``z (B, T, ...)``, ``actions (B, T, A)``,
+        ``states (B, T, S)`` (env units); index t predicts step t+1."""
         zp, sp = self.predictor(z, self._norm_a(actions), self.norm.states(states))
         return zp, self.norm.unstates(sp)
 
@@ -200,21 +265,22 @@ class WorldModel(nn.Module):
         z_context: Tensor,
         s_context: Tensor,
         actions: Tensor,
+        latents: bool = True,
         a_context: Tensor | None = None,
         use_cache: bool = True,
-        latents: bool = True,
     ) -> tuple[Tensor | None, Tensor]:
         """Imagine ``H`` steps for ``N`` candidate action sequences from one context.
 
         Args:
-            z_context: ``(1, Tc, Np, D)`` latents of the observed frames.
+            z_context: ``(1, Tc, ...)`` latents of the observed frames.
             s_context: ``(1, Tc, S)`` their states (env units).
             actions: ``(N, H, A)`` candidate actions (env units, each held ``frame_stride`` steps).
-            a_context: ``(1, Tc-1, A)`` actions taken between the context frames.
             latents: False lets a predictor whose states do not depend on its latents
                 (``proprio_*``) skip decoding them and return ``None`` for ``z``.
+            a_context: ``(1, Tc-1, A)`` actions taken between the context frames (default 0).
+            use_cache: reuse the context's keys and values across imagined steps.
         Returns:
-            ``(z (N, H, Np, D), s (N, H, S))``.
+            ``(z (N, H, ...), s (N, H, S))``.
         """
         tc = z_context.shape[1]
         if a_context is None:
@@ -229,9 +295,57 @@ class WorldModel(nn.Module):
         )
         return zp, self.norm.unstates(sp)
 
+    def save(self, out_dir: str | os.PathLike) -> Path:
+        """Write the world model into ``out_dir`` (every file atomically); returns the folder.
 
-def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> WorldModel:
-    """Load a world model exported by ``vworld train-ac`` from its run folder."""
+        ``world_model.json`` is written last, so a folder with one is complete."""
+        from safetensors.torch import save_file
+
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+
+        def weights(module: nn.Module, name: str) -> str:
+            state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+            with atomic_path(out / name) as tmp:
+                save_file(state, str(tmp))
+            return name
+
+        if isinstance(self.encoder_source, dict):
+            src = self.encoder_source
+            export_encoder(out, self.encoder, src["model"], src["kwargs"])
+            encoder_ref = "encoder.safetensors"
+        else:
+            encoder_ref = str(Path(self.encoder_source).resolve())
+        name, kwargs = self.predictor_spec
+        meta = {
+            "format": FORMAT,
+            "encoder": encoder_ref,
+            "predictor": {"name": name, "kwargs": kwargs, "weights": ""},
+            "image_size": list(self.image_size),
+            "encoder_grid": list(self.encoder_grid),
+            "pool_grid": list(self.pool_grid) if self.pool_grid else None,
+            "frame_stride": self.frame_stride,
+            "action_mode": self.action_mode,
+            "angle_dims": self.angle_dims,
+            "stats": self.norm.stats,
+            "frame_codec": self.frame_codec,
+            "sim_state_dims": self.sim_state_dims,
+            "probe": None,
+        }
+        meta["predictor"]["weights"] = weights(self.predictor, "predictor.safetensors")
+        if self.probe is not None:
+            meta["probe"] = {
+                "weights": weights(self.probe, "probe.safetensors"),
+                "kwargs": self.probe_kwargs,
+                "grid": list(self.probe_grid),
+            }
+        check_meta(meta, out / "world_model.json")  # the writer keeps to the reader's schema
+        atomic_write_text(out / "world_model.json", json.dumps(meta, indent=2))
+        return out
+
+
+def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> JEPAWorldModel:
+    """Load a world model written by :meth:`JEPAWorldModel.save` from its folder."""
     from safetensors.torch import load_file
 
     run = Path(path)
@@ -240,35 +354,36 @@ def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu"
         raise FileNotFoundError(
             f"{run}: no world_model.json; is this a `vworld train-ac` run folder?"
         )
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format") != "vworld-world-model/1":
-        raise ValueError(
-            f"{meta_path}: field 'format' is {meta.get('format')!r}, expected vworld-world-model/1"
-        )
+    meta = read_world_model_json(meta_path)
     enc_ref = Path(meta["encoder"])
-    encoder = load_encoder(enc_ref if enc_ref.is_absolute() else run, device=device)
-    kw = dict(meta["predictor"]["kwargs"])
-    kw["grid"] = tuple(kw["grid"])
-    predictor = build_ac_predictor(meta["predictor"]["name"], **kw)
-    predictor.load_state_dict(load_file(str(run / "predictor.safetensors")))
-    probe, probe_grid = None, None
-    if meta.get("probe"):
-        probe = StateProbe(**meta["probe"]["kwargs"])
-        # world models exported before the probe had its own grid read the predictor's tokens
-        probe_grid = tuple(meta["probe"]["grid"]) if meta["probe"].get("grid") else None
+    if enc_ref.is_absolute():
+        encoder, source = load_encoder(enc_ref, device=device), str(enc_ref)
+    else:
+        encoder, source = load_encoder(run, device=device), encoder_spec(run)
+    name, kw = meta["predictor"]["name"], dict(meta["predictor"]["kwargs"])
+    predictor = build_ac_predictor(name, **{**kw, "grid": tuple(kw["grid"])})
+    predictor.load_state_dict(load_file(str(run / meta["predictor"]["weights"])))
+    probe = probe_kwargs = probe_grid = None
+    if meta["probe"] is not None:
+        probe_kwargs, probe_grid = meta["probe"]["kwargs"], tuple(meta["probe"]["grid"])
+        probe = StateProbe(**probe_kwargs)
         probe.load_state_dict(load_file(str(run / meta["probe"]["weights"])))
-    wm = WorldModel(
+    wm = JEPAWorldModel(
         encoder,
         predictor,
+        (name, kw),
+        source,
         meta["stats"],
+        tuple(meta["image_size"]),
         tuple(meta["encoder_grid"]),
-        tuple(meta["pool_grid"]) if meta.get("pool_grid") else None,
-        meta.get("frame_stride", 1),
-        meta.get("action_mode", "sum"),
+        tuple(meta["pool_grid"]) if meta["pool_grid"] else None,
+        meta["frame_stride"],
+        meta["action_mode"],
+        meta["angle_dims"],
+        meta["frame_codec"],
+        meta["sim_state_dims"],
         probe,
-        meta.get("angle_dims", kw.get("angle_dims")),
-        meta.get("frame_codec"),
+        probe_kwargs,
         probe_grid,
-        meta.get("sim_state_dims"),
     )
     return wm.to(device)

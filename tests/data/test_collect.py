@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from vworld.data.collect import CollectConfig, collect, make_env, run_episode
-from vworld.data.episodes import open_robot_log
+from vworld.data.logs import open_robot_log
 
 envs = pytest.importorskip("envs")
 

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from fixtures.robotlog_data import make_episodes, write_robomimic
 
-from vworld.data.episodes import RobotLogError, open_robot_log
+from vworld.data.episodes import RobotLogError
 from vworld.data.hdf5 import open_hdf5
+from vworld.data.logs import open_robot_log
 
 pytest.importorskip("h5py")
 

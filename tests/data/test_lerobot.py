@@ -12,9 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from fixtures.robotlog_data import make_episodes, smooth_frames, write_v21, write_v30
 
-from vworld.data.episodes import RobotLogError, open_robot_log
-from vworld.data.lerobot_read import open_lerobot, recording_codec
-from vworld.data.lerobot_write import LeRobotWriter, available_codecs, recode_frames
+from vworld.data.codec import available_codecs, recode_frames
+from vworld.data.episodes import RobotLogError
+from vworld.data.lerobot_read import open_lerobot
+from vworld.data.lerobot_write import LeRobotWriter
+from vworld.data.logs import open_robot_log
 
 VKEY = "observation.images.top"
 
@@ -169,7 +171,7 @@ def test_recode_frames_reproduces_a_lossless_recording(tmp_path):
     eps[0]["frames"] = _dots(7)
     root = write_v30(tmp_path / "ds", eps, pix_fmt="yuv444p", crf=0)
     log = open_lerobot(root)
-    codec = recording_codec(log)
+    codec = log.recording_codec()
     assert codec == {"codec": "h264", "pix_fmt": "yuv444p", "crf": 0}
     recoded = recode_frames(eps[0]["frames"], **codec)
     np.testing.assert_array_equal(recoded, log.load_episode(0).frames)

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import warnings
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -17,7 +18,8 @@ import torch
 
 import envs
 from vworld.data.collect import CollectConfig, collect, make_env, run_episode
-from vworld.data.episodes import RobotLogError, open_robot_log
+from vworld.data.episodes import RobotLogError
+from vworld.data.logs import open_robot_log
 
 ENV_IDS = ["swm/TwoRoom-v1", "swm/PushT-v1"]
 
@@ -170,7 +172,8 @@ def _plan_config(root, **kw):
 
 
 def test_protocol_episodes_come_from_the_dataset(swm, tworoom_heldout):
-    from vworld.eval.harness import make_env, make_goal
+    from vworld.eval.goals import make_goal
+    from vworld.eval.harness import make_env
     from vworld.eval.swm_protocol import protocol_episodes
 
     cfg = _plan_config(tworoom_heldout)
@@ -211,7 +214,8 @@ def test_plan_harness_runs_the_protocol(swm, tworoom_heldout, tmp_path):
 
 def test_policy_adapter_in_world_evaluate_matches_the_harness(swm, tworoom_heldout):
     """Same controller, same episodes: the same images, successes and final states in both."""
-    from vworld.eval.harness import make_env, make_goal
+    from vworld.eval.goals import make_goal
+    from vworld.eval.harness import make_env
     from vworld.eval.mpc import run_episode as run_mpc
     from vworld.eval.swm_policy import ControllerPolicy
     from vworld.eval.swm_protocol import world_evaluate_kwargs
@@ -253,7 +257,17 @@ def test_policy_adapter_in_world_evaluate_matches_the_harness(swm, tworoom_heldo
 class _TinyWorldModel(torch.nn.Module):
     """Latents: 4x4-pooled pixels; rollout: a fixed random map of the actions (a stand-in)."""
 
-    action_block = 5
+    frame_stride = 5
+    angle_dims: ClassVar[list[int]] = []
+    frame_codec = None
+    sim_state_dims: ClassVar[list[int]] = []
+    state_dims = None
+
+    def observed_state(self, frames, proprio):
+        return proprio
+
+    def read_state(self, frames):
+        raise RuntimeError("no probe")
 
     def __init__(self) -> None:
         super().__init__()

@@ -14,9 +14,11 @@ class TinyWorldModel(torch.nn.Module):
     """encode: 4x4 average-pooled pixels as 16 tokens of 3 channels; rollout: a random
     residual map of the actions. Enough to exercise shapes, costs and the control loop."""
 
-    action_block = 5
+    frame_stride = 5
     state_dims: ClassVar[list[int]] = [0, 1]  # what read_state estimates
     angle_dims: ClassVar[list[int]] = [0]
+    frame_codec = None
+    sim_state_dims: ClassVar[list[int]] = []
 
     def __init__(self, action_dim: int = 2, state_dim: int = 4) -> None:
         super().__init__()
@@ -29,6 +31,9 @@ class TinyWorldModel(torch.nn.Module):
         x = frames.reshape(b * t, c, h, w).float() / 255.0
         x = F.adaptive_avg_pool2d(x, 4)  # (B*T, C, 4, 4)
         return x.flatten(2).transpose(1, 2).reshape(b, t, 16, c)  # (B, T, tokens, C)
+
+    def observed_state(self, frames: Tensor, proprio: Tensor) -> Tensor:
+        return proprio
 
     def read_state(self, frames: Tensor) -> Tensor:
         """A stand-in state probe: two fixed averages of the 2x2-pooled pixels, ``(B, T, 2)``

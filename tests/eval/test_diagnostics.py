@@ -9,32 +9,35 @@ import torch
 from vworld.eval.costs import CostConfig
 from vworld.eval.diagnostics import DiagnosticsConfig, planning_diagnostics
 from vworld.eval.harness import PlanConfig, make_env
-from vworld.models.ac_predictor import build_ac_predictor
+from vworld.models.ac_predictors import build_ac_predictor
 from vworld.models.registry import create_model
-from vworld.world_model import WorldModel
+from vworld.world_model import JEPAWorldModel
 
 
-def _world_model(action_cond: str) -> WorldModel:
+def _world_model(action_cond: str) -> JEPAWorldModel:
     """An untrained model; without the residual head's zero init, only AdaLN-zero's gates
     keep the action out of the prediction."""
     torch.manual_seed(0)
     encoder = create_model("vit_test", img_size=64, num_frames=2)
-    predictor = build_ac_predictor(
-        "latent_test",
-        embed_dim=48,
-        action_dim=10,
-        state_dim=4,
-        action_cond=action_cond,
-        residual=False,
-    )
+    kwargs = dict(embed_dim=48, action_dim=10, state_dim=4, action_cond=action_cond, residual=False)
+    predictor = build_ac_predictor("latent_test", **kwargs)
     stats = {
         "action_mean": [0.0] * 10,
         "action_std": [1.0] * 10,
         "state_mean": [0.0] * 4,
         "state_std": [1.0] * 4,
     }
-    return WorldModel(
-        encoder, predictor, stats, (8, 8), (2, 2), frame_stride=5, action_mode="concat"
+    return JEPAWorldModel(
+        encoder,
+        predictor,
+        ("latent_test", kwargs),
+        {"model": "vit_test", "kwargs": {"img_size": 64, "num_frames": 2}},
+        stats,
+        (64, 64),
+        (8, 8),
+        (2, 2),
+        frame_stride=5,
+        action_mode="concat",
     )
 
 

@@ -13,8 +13,10 @@ import torch
 from planners import CEM, CEMConfig, GradientConfig, MPPIConfig
 from vworld.config import load_config
 from vworld.eval.costs import CostConfig
-from vworld.eval.harness import PlanConfig, make_env, make_goal, run_planning
-from vworld.eval.mpc import LatentController, OracleSimulator, WorldModel
+from vworld.eval.goals import make_goal
+from vworld.eval.harness import PlanConfig, make_env, run_planning
+from vworld.eval.mpc import LatentController, OracleSimulator
+from vworld.world_model import WorldModel
 
 FAST_CEM = CEMConfig(num_samples=16, num_elites=4, iterations=2)
 
@@ -62,7 +64,7 @@ def test_make_goal_restores_start_and_renders_goal(goal_source):
 
 
 def test_controller_recodes_images_like_the_training_videos(tiny_world_model):
-    from vworld.data.lerobot_write import recode_frames
+    from vworld.data.codec import recode_frames
 
     codec = {"codec": "h264", "pix_fmt": "yuv420p", "crf": 18}
     seen = []
@@ -227,7 +229,11 @@ class PixelOracleWorldModel:
     controlled env's current state) and encodes the rendered frames. Planning with it checks
     the latent path end to end: goal encoding, cost, action blocks and replanning."""
 
-    action_block = 5
+    frame_stride = 5
+    angle_dims: ClassVar[list[int]] = []
+    frame_codec = None
+    sim_state_dims: ClassVar[list[int]] = []
+    state_dims = None
 
     def __init__(self, size: int) -> None:
         from envs.reach import ReachEnv
@@ -241,12 +247,18 @@ class PixelOracleWorldModel:
         x = torch.nn.functional.adaptive_avg_pool2d(frames.reshape(b * t, c, h, w).float(), 16)
         return x.reshape(b, t, -1) / 255.0  # (B, T, 3 * 16 * 16)
 
-    def rollout(self, z_context, s_context, actions):
+    def observed_state(self, frames, proprio):
+        return proprio
+
+    def read_state(self, frames):
+        raise RuntimeError("no probe")
+
+    def rollout(self, z_context, s_context, actions, latents=True):
         state = self.env.unwrapped.get_state()
         zs = []
         for seq in actions.cpu().numpy():
             frames = []
-            for s in self.sim.simulate(state, seq, self.action_block):
+            for s in self.sim.simulate(state, seq, self.frame_stride):
                 self.render_env.set_state(s)
                 frames.append(self.render_env.render())
             video = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2)[None]  # (1, H, C, h, w)
@@ -314,7 +326,6 @@ def test_goal_api_and_oracle_reject_other_envs():
 
 def test_frame_stride_of_the_world_model_must_match_action_block(tiny_world_model, tmp_path):
     class Strided(type(tiny_world_model)):
-        action_block = None
         frame_stride = 3
 
     with pytest.raises(ValueError, match="set action_block=3"):
@@ -352,9 +363,8 @@ def test_goal_state_from_the_probe_given_or_refused(tiny_world_model, tmp_path):
             tiny_world_model, planner, dataclasses.replace(probe_cost, state_dims=[3])
         ).reset(goal_obs)
 
-    class NoProbe(torch.nn.Module):
-        encode = tiny_world_model.encode
-        rollout = tiny_world_model.rollout
+    class NoProbe(type(tiny_world_model)):
+        state_dims = None
 
     with pytest.raises(ValueError, match="needs a world model with a state probe"):
         LatentController(NoProbe(), planner, probe_cost).reset(goal_obs)
@@ -385,7 +395,7 @@ def test_controller_reads_object_state_from_each_image(tiny_world_model):
     seen = []
 
     class WithObject(type(tiny_world_model)):
-        image_state_dims: ClassVar[list[int]] = [4]
+        sim_state_dims: ClassVar[list[int]] = [4]
 
         def observed_state(self, frames, proprio):
             return torch.cat([proprio, self.read_state(frames)[..., 1:]], -1)
@@ -422,7 +432,7 @@ def test_latent_only_cost_refuses_probes_goal_states_and_object_states(tiny_worl
             LatentController(tiny_world_model, planner, CostConfig(latent_only=True, **bad))
 
     class WithObject(type(tiny_world_model)):
-        image_state_dims: ClassVar[list[int]] = [4]
+        sim_state_dims: ClassVar[list[int]] = [4]
 
     with pytest.raises(ValueError, match=r"cost\.latent_only.*\[4\]"):
         LatentController(WithObject(), planner, CostConfig(latent_only=True))

@@ -5,13 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from vworld.models.ac_predictor import (
-    AC_CONFIGS,
-    ActionConditionedPredictor,
-    build_ac_predictor,
-    build_block_causal_mask,
-    pool_tokens,
-)
+from vworld.layers.block_causal import build_block_causal_mask
+from vworld.layers.pooling import pool_tokens
+from vworld.models.ac_predictor import AC_CONFIGS, ActionConditionedPredictor
+from vworld.models.ac_predictors import build_ac_predictor
 
 
 def _model(**kw) -> ActionConditionedPredictor:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from vworld.models.ac_predictor import build_ac_predictor
+from vworld.models.ac_predictors import build_ac_predictor
 from vworld.models.latent_predictor import ACTION_CONDITIONING, LatentPredictor
 
 

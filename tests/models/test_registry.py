@@ -83,3 +83,23 @@ def test_spec_sizes():
     with torch.device("meta"):
         p = create_model("predictor_vjepa2")
     assert (p.predictor_embed_dim, p.num_heads, p.num_mask_tokens) == (384, 12, 10)
+
+
+def test_encoder_names_state_their_spec_and_short_names_stay_aliases():
+    from vworld.models.registry import ENCODER_ALIASES
+
+    assert ENCODER_ALIASES["vit_micro"] == "vit_micro_p8t2_64px_8f"
+    assert ENCODER_ALIASES["vit_large"] == "vit_large_p16t2_256px_16f"
+    for short, spec in (
+        ("vit_micro", "vit_micro_p8t2_64px_8f"),
+        ("vit_test", "vit_test_p8t2_32px_4f"),
+    ):
+        a, b = create_model(short), create_model(spec)
+        assert (a.patch_size, a.tubelet_size, a.img_size, a.num_frames) == (
+            b.patch_size,
+            b.tubelet_size,
+            b.img_size,
+            b.num_frames,
+        )
+        assert a.state_dict().keys() == b.state_dict().keys()
+    assert "vit_micro" not in list_models("encoder") and "vit_micro" in list_models()

@@ -49,3 +49,33 @@ def test_rng_state_roundtrip(tmp_path):
     set_rng_state(load_checkpoint(tmp_path / "r.pt")["rng"])
     b = (torch.rand(3), np.random.rand(3))
     assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+
+class _NotATensor:
+    """A class torch.load(weights_only=True) refuses to rebuild."""
+
+
+def test_a_checkpoint_that_needs_pickled_code_is_refused_by_name(tmp_path):
+    from vworld.encoders import load_encoder
+    from vworld.files import UnsafeCheckpointError
+
+    path = tmp_path / "official.pt"
+    torch.save({"target_encoder": _NotATensor()}, path)
+    with pytest.raises(UnsafeCheckpointError, match="weights_only=True") as err:
+        load_encoder(path)
+    assert str(path) in str(err.value)
+    with pytest.raises(CheckpointError, match="weights_only=True"):
+        load_checkpoint(path)
+
+
+def test_atomic_writes_leave_the_old_file_when_the_writer_fails(tmp_path):
+    from vworld.files import atomic_path, atomic_write_text
+
+    path = atomic_write_text(tmp_path / "a" / "meta.json", "old")
+    with pytest.raises(RuntimeError), atomic_path(path) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
+    assert path.read_text() == "old"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["meta.json"]  # no temporary left
+    atomic_write_text(path, "new")
+    assert path.read_text() == "new"

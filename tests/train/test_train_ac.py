@@ -7,7 +7,7 @@ import torch
 
 from vworld.config import load_config
 from vworld.train.monitor import read_metrics
-from vworld.train.train_ac import TrainACConfig, aggregate, train_ac
+from vworld.train.train_ac import TrainACConfig, train_ac
 from vworld.world_model import load_world_model
 
 
@@ -29,18 +29,6 @@ def _cfg(reach_log, tiny_encoder, out_dir, *extra, recipe="configs/ac/tiny-reach
             *extra,
         ],
     )
-
-
-def test_aggregate_sum_and_state_diff():
-    import numpy as np
-
-    actions = np.arange(20, dtype=np.float32).reshape(10, 2)
-    states = np.arange(30, dtype=np.float32).reshape(10, 3) ** 2
-    frames = np.array([0, 3, 6])
-    summed = aggregate(actions, states, frames, "sum")
-    assert summed.tolist() == [actions[0:3].sum(0).tolist(), actions[3:6].sum(0).tolist()]
-    diff = aggregate(actions, states, frames, "state_diff")
-    assert diff.tolist() == [(states[3] - states[0]).tolist(), (states[6] - states[3]).tolist()]
 
 
 def test_loss_falls_and_model_beats_copy_last(reach_log, tiny_encoder, tmp_path):
@@ -102,38 +90,6 @@ def test_features_cached_and_run_resumes(reach_log, tiny_encoder, tmp_path, monk
         monkeypatch, lambda: _cfg(reach_log, tiny_encoder, tmp_path / "cut", *steps), 3
     )
     assert got == pytest.approx(want, rel=1e-5, abs=1e-6)
-
-
-def test_windows_gather_matches_per_episode_aggregation():
-    import numpy as np
-
-    from vworld.train.features import EncodedEpisode
-    from vworld.train.train_ac import ACWindows
-
-    rng = np.random.default_rng(0)
-    eps = [
-        EncodedEpisode(
-            torch.randn(n, 3, 2).half(),
-            rng.normal(size=(n, 2)).astype(np.float32),
-            rng.normal(size=(n, 4)).astype(np.float32),
-            i,
-        )
-        for i, n in enumerate([30, 17, 40])
-    ]
-    for mode in ("sum", "state_diff"):
-        w = ACWindows(eps, 4, 5, mode)
-        z, a, s = w.get(torch.arange(len(w)))
-        k = 0
-        for ep in eps:
-            for start in range(len(ep.actions) - 15):
-                fr = start + 5 * np.arange(4)
-                torch.testing.assert_close(z[k], ep.z[fr].float())
-                np.testing.assert_allclose(s[k], ep.states[fr])
-                np.testing.assert_allclose(
-                    a[k], aggregate(ep.actions, ep.states, fr, mode), atol=1e-5
-                )
-                k += 1
-        assert k == len(w)  # no window crosses an episode boundary
 
 
 def test_proprio_model_learns_action_dependent_latents(reach_log, tiny_encoder, tmp_path):
@@ -211,7 +167,7 @@ def test_encode_log_keeps_probe_tokens_at_their_own_grid(reach_log, tiny_encoder
     """One encoding pass gives the predictor 4x4 pooled tokens of every frame and the probe
     the unpooled 8x8 ones of every 3rd frame; both come back from the cache unchanged, and
     asking for other probe frames re-encodes into a new cache file."""
-    from vworld.data.episodes import open_robot_log
+    from vworld.data.logs import open_robot_log
     from vworld.encoders import encode_frames, load_encoder
     from vworld.layers.pooling import pool_tokens
     from vworld.train.features import encode_log
@@ -245,7 +201,7 @@ def test_object_state_from_the_sim_state_and_read_back_by_the_probe(tiny_encoder
     import numpy as np
 
     from vworld.data.collect import CollectConfig, collect
-    from vworld.data.episodes import open_robot_log
+    from vworld.data.logs import open_robot_log
 
     log_dir = collect(
         load_config(
@@ -298,7 +254,7 @@ def test_object_state_from_the_sim_state_and_read_back_by_the_probe(tiny_encoder
             )
         return str(e.value)
 
-    assert "probe.dims covering them" in refused("probe.dims=[0,1]")
+    assert "probe.dims=[0, 1] must cover them" in refused("probe.dims=[0,1]")
     assert "observation.sim_state of width" in refused("data.sim_state_dims=[2,99]")
     with pytest.raises(ValueError, match="action_mode=sum"):
         load_config(
@@ -306,6 +262,13 @@ def test_object_state_from_the_sim_state_and_read_back_by_the_probe(tiny_encoder
             "configs/ac/tiny-push.yaml",
             ["encoder=e", "data.path=p", "out_dir=o", "data.action_mode=state_diff"],
         ).validate()
+    # a check that needs no data fails when the recipe loads, naming the recipe
+    with pytest.raises(ValueError, match=r"tiny-push\.yaml.*set probe\.enabled=true"):
+        load_config(
+            TrainACConfig,
+            "configs/ac/tiny-push.yaml",
+            ["encoder=e", "data.path=p", "out_dir=o", "probe.enabled=false"],
+        )
 
 
 def _latent_cfg(reach_log, tiny_encoder, out_dir, *extra):
@@ -390,14 +353,18 @@ def test_latent_options_are_checked_before_any_data(tiny_encoder, tmp_path):
     base = ["data.path=/nonexistent", f"encoder={tiny_encoder}", f"out_dir={tmp_path}"]
     cases = [
         (["latent.regularizer=ema"], r"latent\.regularizer"),
-        (["latent.finetune_encoder=true", "model.name=ac_test"], r"latent\.finetune_encoder"),
-        (["latent.finetune_encoder=true"], r"probe\.enabled"),
+        (["latent.finetune_encoder=true"], r"latent\.finetune_encoder"),
+        (["latent.finetune_encoder=true", "probe.enabled=true"], r"probe\.enabled"),
+        # a setting of another predictor family names the key and the recipe that set it
+        (["model.name=ac_test"], r"tiny-reach-latent\.yaml: model\.latent_dim: not a setting"),
         (["model.name=latent_nope"], r"model\.name"),
         (["data.action_mode=mean"], r"data\.action_mode"),
     ]
     for extra, match in cases:
         recipe = "configs/ac/tiny-reach-latent.yaml"
-        if "latent.finetune_encoder=true" in extra and len(extra) == 1:
+        if "latent.finetune_encoder=true" in extra and len(extra) == 1:  # a token-space model
+            recipe = "configs/ac/tiny-reach-transformer.yaml"
+        if "probe.enabled=true" in extra:
             recipe = "configs/ac/tiny-reach.yaml"
             extra = [*extra, "model.name=latent_micro"]
         with pytest.raises(ValueError, match=match):

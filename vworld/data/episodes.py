@@ -25,7 +25,6 @@ __all__ = [
     "aggregate_stats",
     "check_finite",
     "feature_stats",
-    "open_robot_log",
 ]
 
 QUANTILES = (0.01, 0.10, 0.50, 0.90, 0.99)
@@ -115,6 +114,11 @@ class RobotLog(abc.ABC):
     def close(self) -> None:  # noqa: B027 - optional hook, most logs hold nothing open
         """Release open files (video readers, HDF5 handles)."""
 
+    def recording_codec(self) -> dict | None:
+        """``{"codec", "pix_fmt", "crf"}`` of the log's videos when it records them (logs
+        written by ``vworld collect``), else None (raw frames, or unknown settings)."""
+        return None
+
     def _check_index(self, i: int) -> int:
         if not 0 <= int(i) < self.num_episodes:
             raise IndexError(f"{self.path}: episode {i} out of range [0, {self.num_episodes})")
@@ -179,36 +183,3 @@ def aggregate_stats(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]
         if all(key in p for p in parts):
             out[key] = (wb * np.stack([np.asarray(p[key], np.float64) for p in parts])).sum(0)
     return out
-
-
-def open_robot_log(path: str | os.PathLike, **kwargs) -> RobotLog:
-    """Open a robot log by what is at ``path``.
-
-    A folder with ``meta/info.json`` is a LeRobot dataset (v3.0 or v2.1); a ``.hdf5``/``.h5``
-    file is a robomimic-layout HDF5 file.
-
-    Args:
-        path: the dataset folder or HDF5 file.
-        **kwargs: passed on to :func:`vworld.data.lerobot_read.open_lerobot` or
-            :func:`vworld.data.hdf5.open_hdf5`.
-    Raises:
-        RobotLogError: nothing readable is at ``path``.
-    """
-    p = Path(path)
-    if p.is_dir():
-        if (p / "meta" / "info.json").is_file():
-            from vworld.data.lerobot_read import open_lerobot
-
-            return open_lerobot(p, **kwargs)
-        raise RobotLogError(
-            p / "meta" / "info.json", "info.json", "no such file: not a LeRobot dataset"
-        )
-    if p.is_file() and p.suffix.lower() in (".hdf5", ".h5", ".he5"):
-        from vworld.data.hdf5 import open_hdf5
-
-        return open_hdf5(p, **kwargs)
-    if not p.exists():
-        raise RobotLogError(p, "path", "no such file or folder")
-    raise RobotLogError(
-        p, "path", "expected a LeRobot dataset folder (meta/info.json) or an .hdf5 file"
-    )

@@ -17,16 +17,15 @@ AV1), one pass over an episode's span per :meth:`RobotLog.load_episode`.
 
 from __future__ import annotations
 
-import json
 import os
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vworld.data.codec import recorded_settings
 from vworld.data.decode import VideoDecodeError, open_video
 from vworld.data.episodes import (
     Episode,
@@ -35,67 +34,12 @@ from vworld.data.episodes import (
     aggregate_stats,
     check_finite,
 )
-from vworld.data.lerobot_write import PIX_FMTS
+from vworld.data.lerobot_schema import load_json, load_jsonl, stats_to_numpy, vector_column
 
-__all__ = ["SUPPORTED_VERSIONS", "LeRobotLog", "open_lerobot", "recording_codec"]
+__all__ = ["SUPPORTED_VERSIONS", "LeRobotLog", "open_lerobot"]
 
 SUPPORTED_VERSIONS = ("v3.0", "v2.1", "v2.0")
 SIM_STATE_KEY = "observation.sim_state"
-
-
-def _load_json(path: Path, field: str) -> dict:
-    if not path.is_file():
-        raise RobotLogError(path, field, "no such file")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise RobotLogError(path, field, f"not valid JSON ({e})") from None
-
-
-def _load_jsonl(path: Path, field: str) -> list[dict]:
-    if not path.is_file():
-        raise RobotLogError(path, field, "no such file")
-    rows = []
-    for n, line in enumerate(path.read_text().splitlines()):
-        if line.strip():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise RobotLogError(path, field, f"line {n + 1} is not valid JSON ({e})") from None
-    return rows
-
-
-def _stats_to_numpy(raw: dict) -> dict[str, dict[str, np.ndarray]]:
-    out = {}
-    for feat, d in raw.items():
-        if isinstance(d, dict):
-            out[feat] = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in d.items()}
-    return out
-
-
-def _vector_column(
-    table: pa.Table, key: str, dim: int, dtype: type, path: Path, episode: int | None
-) -> np.ndarray:
-    """A list column as ``(N, dim)``; a width other than ``dim`` is a RobotLogError."""
-    col = table.column(key).combine_chunks()
-    n = len(col)
-    if pa.types.is_fixed_size_list(col.type):
-        width = col.type.list_size
-    elif pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
-        lengths = np.unique(col.value_lengths().to_numpy(zero_copy_only=False))
-        width = int(lengths[0]) if len(lengths) == 1 else -1
-        if width < 0:
-            raise RobotLogError(path, key, f"rows of different widths {lengths.tolist()}", episode)
-    elif dim == 1 and (pa.types.is_floating(col.type) or pa.types.is_integer(col.type)):
-        return col.to_numpy(zero_copy_only=False).astype(dtype).reshape(n, 1)
-    else:
-        raise RobotLogError(path, key, f"column type {col.type}, expected a list of numbers")
-    if width != dim:
-        raise RobotLogError(
-            path, key, f"width {width} differs from its shape [{dim}] in meta/info.json", episode
-        )
-    flat = col.flatten().to_numpy(zero_copy_only=False)
-    return flat.astype(dtype, copy=False).reshape(n, dim)  # (N, dim)
 
 
 class LeRobotLog(RobotLog):
@@ -120,7 +64,7 @@ class LeRobotLog(RobotLog):
     ):
         self.path = self.root = Path(root)
         self.info_path = self.root / "meta" / "info.json"
-        self.info = _load_json(self.info_path, "info.json")
+        self.info = load_json(self.info_path, "info.json")
         self.version = str(self.info.get("codebase_version"))
         if self.version not in SUPPORTED_VERSIONS:
             raise RobotLogError(
@@ -235,7 +179,7 @@ class LeRobotLog(RobotLog):
             self._check_file(self._video_file(i), f"{vk}", i)
             self._check_file(self._data_file(i), "data", i)
         stats_path = self.root / "meta" / "stats.json"
-        self.stats = _stats_to_numpy(_load_json(stats_path, "stats.json"))
+        self.stats = stats_to_numpy(load_json(stats_path, "stats.json"))
 
     def _data_file(self, i: int) -> Path:
         if self.version == "v3.0":
@@ -266,7 +210,7 @@ class LeRobotLog(RobotLog):
     # -- v2.1 -----------------------------------------------------------------------------
     def _open_v21(self) -> None:
         meta = self.root / "meta"
-        eps = _load_jsonl(meta / "episodes.jsonl", "episodes.jsonl")
+        eps = load_jsonl(meta / "episodes.jsonl", "episodes.jsonl")
         eps.sort(key=lambda r: r["episode_index"])
         if [r["episode_index"] for r in eps] != list(range(len(eps))):
             raise RobotLogError(
@@ -283,10 +227,10 @@ class LeRobotLog(RobotLog):
             self._check_file(self._data_file(i), "data", i)
             self._check_file(self._video_file(i), self.video_key, i)
         if (meta / "stats.json").is_file():
-            self.stats = _stats_to_numpy(_load_json(meta / "stats.json", "stats.json"))
+            self.stats = stats_to_numpy(load_json(meta / "stats.json", "stats.json"))
         else:
-            rows = _load_jsonl(meta / "episodes_stats.jsonl", "episodes_stats.jsonl")
-            per_ep = [_stats_to_numpy(r["stats"]) for r in rows]
+            rows = load_jsonl(meta / "episodes_stats.jsonl", "episodes_stats.jsonl")
+            per_ep = [stats_to_numpy(r["stats"]) for r in rows]
             keys = set.intersection(*(set(s) for s in per_ep)) if per_ep else set()
             self.stats = {k: aggregate_stats([s[k] for s in per_ep]) for k in sorted(keys)}
 
@@ -373,13 +317,13 @@ class LeRobotLog(RobotLog):
         fi = table.column("frame_index").to_numpy()
         if not np.array_equal(fi, np.arange(L)):
             raise RobotLogError(path, "frame_index", "not 0..L-1 in order", i)
-        actions = _vector_column(table, self.action_key, self.action_dim, np.float32, path, i)
-        states = _vector_column(table, self.state_key, self.state_dim, np.float32, path, i)
+        actions = vector_column(table, self.action_key, self.action_dim, np.float32, path, i)
+        states = vector_column(table, self.state_key, self.state_dim, np.float32, path, i)
         check_finite(actions, path, self.action_key, i)
         check_finite(states, path, self.state_key, i)
         sim = None
         if self.sim_state_dim:
-            sim = _vector_column(table, SIM_STATE_KEY, self.sim_state_dim, np.float64, path, i)
+            sim = vector_column(table, SIM_STATE_KEY, self.sim_state_dim, np.float64, path, i)
         imgs = self._decode(i) if frames else None
         return Episode(imgs, actions, states, sim, self.tasks[i], i)
 
@@ -398,6 +342,12 @@ class LeRobotLog(RobotLog):
             return reader.get_frames(range(start, stop))  # (L, H, W, 3)
         except VideoDecodeError as e:
             raise RobotLogError(path, self.video_key, e.reason, i) from None
+
+    def recording_codec(self) -> dict | None:
+        """The codec settings ``info.json`` records for the camera's videos (see
+        ``vworld.data.codec.recorded_settings``), else None."""
+        video = self.info.get("features", {}).get(self.video_key, {}).get("info", {}) or {}
+        return recorded_settings(video)
 
     def close(self) -> None:
         for r in self._readers.values():
@@ -426,16 +376,3 @@ def open_lerobot(
             file, the field and, where one is at fault, the episode).
     """
     return LeRobotLog(root, camera, action_key, state_key, video_backend)
-
-
-def recording_codec(robot_log: Any) -> dict | None:
-    """``{"codec", "pix_fmt", "crf"}`` of a log's videos when its ``info.json`` names all three
-    (logs written by ``vworld collect``), else None (raw frames, or unknown settings)."""
-    info, key = getattr(robot_log, "info", None), getattr(robot_log, "video_key", None)
-    if not isinstance(info, dict) or not key:
-        return None
-    video = info.get("features", {}).get(key, {}).get("info", {}) or {}
-    codec, pix_fmt, crf = (video.get(f"video.{k}") for k in ("codec", "pix_fmt", "crf"))
-    if codec not in ("h264", "av1") or pix_fmt not in PIX_FMTS or crf is None:
-        return None
-    return {"codec": codec, "pix_fmt": pix_fmt, "crf": int(crf)}

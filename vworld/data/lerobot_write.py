@@ -20,16 +20,14 @@ from the episode start), ``frame_index``, ``episode_index``, ``index`` (global) 
 
 Video: H.264 (libx264, yuv420p, CRF 18, no B-frames) by default; AV1 (libsvtav1) with
 ``codec="av1"``. The GOP is 2 frames, LeRobot's own default: a random frame costs at most one
-extra decode. Measured on 2,000 rendered 64x64 Reach frames: GOP 1 / 2 / 10 / 50 give
-552 / 439 / 309 / 281 KiB, so GOP 2 pays 1.4x the size of GOP 10 for cheap random access
-(LeRobot's loader seeks per item); whole-episode reads decode sequentially and do not care.
+extra decode, which LeRobot's loader needs since it seeks per item (a longer GOP gives smaller
+files); whole-episode reads decode sequentially and do not care.
 Every episode starts on a keyframe, so an episode's span decodes without touching the one
 before it. Presentation timestamps are the frame index within the file at ``1/fps``, so
-episode ``e`` occupies ``[from_timestamp, to_timestamp)`` exactly. Decoded frames differ from
-the recorded ones by a mean absolute error of about 1.7 (of 255) on Reach renders, mostly
-yuv420p chroma subsampling at object edges. ``pix_fmt="yuv444p", crf=0`` (H.264 only) keeps
-full-resolution colour and is lossless up to RGB/YUV rounding: on 100 PointMaze renders the
-mean error drops from 1.77 to 0.37 and the largest from 104 to 2, for 1.6x the file size.
+episode ``e`` occupies ``[from_timestamp, to_timestamp)`` exactly. With the default
+``yuv420p`` decoded frames differ from the recorded ones mostly by chroma subsampling at object
+edges; ``pix_fmt="yuv444p", crf=0`` (H.264 only) keeps full-resolution colour and is lossless
+up to RGB/YUV rounding, for larger files.
 
 Files roll over to a new ``file-NNN`` (and ``chunk-NNN`` every ``chunks_size`` files) when a
 data or video file passes its size limit, as LeRobot does; with the defaults (100 MB of
@@ -41,7 +39,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -49,171 +46,32 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from vworld.data.codec import VideoFile, check_pix_fmt, encoder_name
 from vworld.data.episodes import aggregate_stats, check_finite, feature_stats
+from vworld.data.lerobot_schema import frame_schema, info_features
+from vworld.files import atomic_write_text
 
-__all__ = ["CODEBASE_VERSION", "LeRobotWriter", "available_codecs"]
+__all__ = ["CODEBASE_VERSION", "LeRobotWriter"]
 
 CODEBASE_VERSION = "v3.0"
-CHUNK_FILE = "chunk-{chunk_index:03d}/file-{file_index:03d}"
-DATA_PATH = "data/" + CHUNK_FILE + ".parquet"
-VIDEO_PATH = "videos/{video_key}/" + CHUNK_FILE + ".mp4"
-EPISODES_PATH = "meta/episodes/" + CHUNK_FILE + ".parquet"
+CHUNK_PATTERN = "chunk-{chunk_index:03d}/file-{file_index:03d}"
+DATA_PATH = "data/" + CHUNK_PATTERN + ".parquet"
+VIDEO_PATH = "videos/{video_key}/" + CHUNK_PATTERN + ".mp4"
+EPISODES_PATH = "meta/episodes/" + CHUNK_PATTERN + ".parquet"
 
-_ENCODERS = {"h264": ("libx264",), "av1": ("libsvtav1", "libaom-av1")}
 _IMAGE_STATS_FRAMES = 32  # frames per episode sampled for the pixel stats
-
-
-def available_codecs() -> list[str]:
-    """The ``codec`` values this PyAV build can write (``"h264"``, ``"av1"``)."""
-    import av
-
-    return [c for c, encs in _ENCODERS.items() if any(e in av.codecs_available for e in encs)]
-
-
-PIX_FMTS = ("yuv420p", "yuv444p")
-# speed settings per encoder
-_ENCODER_SPEED = {
-    "libx264": {"preset": "veryfast"},
-    "libsvtav1": {"preset": "12"},
-    "libaom-av1": {"cpu-used": "8"},
-}
-
-
-def _check_pix_fmt(pix_fmt: str) -> None:
-    if pix_fmt not in PIX_FMTS:
-        raise ValueError(f"pix_fmt '{pix_fmt}': expected one of {PIX_FMTS}")
-
-
-def _add_stream(
-    container, encoder: str, fps: int, height: int, width: int, pix_fmt: str, gop: int, crf: int
-):
-    """A video stream of ``container`` with vworld's encoder settings (no B-frames: decode
-    order is presentation order)."""
-    s = container.add_stream(encoder, rate=fps)
-    s.width, s.height, s.pix_fmt = width, height, pix_fmt
-    s.codec_context.gop_size = gop
-    s.codec_context.max_b_frames = 0
-    s.options = {"crf": str(crf), **_ENCODER_SPEED.get(encoder, {})}
-    return s
-
-
-def _encoder_name(codec: str) -> str:
-    import av
-
-    if codec not in _ENCODERS:
-        raise ValueError(f"codec '{codec}': expected one of {sorted(_ENCODERS)}")
-    for enc in _ENCODERS[codec]:
-        if enc in av.codecs_available:
-            return enc
-    raise ValueError(f"codec '{codec}': no encoder {_ENCODERS[codec]} in this PyAV build")
-
-
-def recode_frames(
-    frames: np.ndarray, codec: str = "h264", pix_fmt: str = "yuv420p", crf: int = 18
-) -> np.ndarray:
-    """``frames`` as a dataset written with these settings would decode them.
-
-    Each frame is encoded on its own (an intra frame) in memory and decoded again, so an image
-    from outside a dataset (a goal render, a live camera frame) carries the same compression
-    artifacts as the frames a model was trained on. Frames of a lossless recording
-    (``pix_fmt="yuv444p", crf=0``) come back exactly as the dataset holds them; for lossy ones
-    the dataset's inter frames differ a little from an intra frame.
-
-    Args:
-        frames: ``(N, H, W, 3)`` uint8.
-        codec, pix_fmt, crf: as :class:`LeRobotWriter` takes them.
-    Returns:
-        ``(N, H, W, 3)`` uint8.
-    """
-    import io
-
-    import av
-
-    frames = np.asarray(frames)
-    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-        raise ValueError(f"recode_frames: expected (N, H, W, 3) uint8, got {frames.shape}")
-    _check_pix_fmt(pix_fmt)
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as container:
-        h, w = frames.shape[1:3]
-        stream = _add_stream(container, _encoder_name(codec), 1, h, w, pix_fmt, gop=1, crf=crf)
-        for f in frames:
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")))
-        container.mux(stream.encode())
-    buf.seek(0)
-    with av.open(buf) as container:
-        out = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-    if len(out) != len(frames):
-        raise RuntimeError(f"recode_frames: {len(frames)} frames in, {len(out)} decoded")
-    return np.stack(out)
 
 
 def _next_file(chunk: int, file: int, chunks_size: int) -> tuple[int, int]:
     return (chunk + 1, 0) if file == chunks_size - 1 else (chunk, file + 1)
 
 
-def _vector_type(dtype: str, dim: int) -> pa.DataType:
-    return pa.list_(pa.from_numpy_dtype(np.dtype(dtype)), dim)  # fixed-size list, like HF
-
-
 def _atomic_json(obj: dict, path: Path) -> None:
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(obj, indent=4))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=4))
 
 
 def _jsonable(stats: dict[str, dict[str, np.ndarray]]) -> dict:
     return {k: {s: np.asarray(v).tolist() for s, v in d.items()} for k, d in stats.items()}
-
-
-class _VideoFile:
-    """One open mp4 that episodes are appended to."""
-
-    def __init__(
-        self,
-        path: Path,
-        encoder: str,
-        fps: int,
-        height: int,
-        width: int,
-        gop: int,
-        crf: int,
-        pix_fmt: str,
-    ):
-        import av
-
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.container = av.open(str(path), "w")
-        s = _add_stream(self.container, encoder, fps, height, width, pix_fmt, gop, crf)
-        s.time_base = Fraction(1, fps)
-        self.stream = s
-        self.num_frames = 0
-        self.bytes = 0  # of packets muxed so far: the file on disk lags behind the muxer
-
-    def add(self, frames: np.ndarray) -> tuple[int, int]:
-        import av
-        from av.video.frame import PictureType
-
-        start = self.num_frames
-        for i, img in enumerate(frames):
-            f = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
-            f.pts = start + i
-            if i == 0:
-                f.pict_type = PictureType.I  # each episode decodes on its own
-            for packet in self.stream.encode(f):
-                self.bytes += packet.size
-                self.container.mux(packet)
-        self.num_frames += len(frames)
-        return start, self.num_frames
-
-    def size_mb(self) -> float:
-        return self.bytes / 2**20
-
-    def close(self) -> None:
-        for packet in self.stream.encode():
-            self.container.mux(packet)
-        self.container.close()
 
 
 class LeRobotWriter:
@@ -279,14 +137,14 @@ class LeRobotWriter:
         self.sim_state_dim = None if sim_state_dim is None else int(sim_state_dim)
         self.video_key = f"observation.images.{camera}"
         self.codec = codec
-        self._encoder = _encoder_name(codec)
+        self._encoder = encoder_name(codec)
         self.robot_type = robot_type
         self.action_names = action_names or [f"a{i}" for i in range(self.action_dim)]
         self.state_names = state_names or [f"s{i}" for i in range(self.state_dim)]
         if len(self.action_names) != self.action_dim or len(self.state_names) != self.state_dim:
             raise ValueError("action_names/state_names: lengths must match action_dim/state_dim")
         self.gop, self.crf = int(gop), int(crf)
-        _check_pix_fmt(pix_fmt)
+        check_pix_fmt(pix_fmt)
         if pix_fmt != "yuv420p" and self._encoder != "libx264":
             raise ValueError(
                 f"pix_fmt '{pix_fmt}': only with codec 'h264' (AV1 here is {self._encoder}, 4:2:0)"
@@ -306,72 +164,21 @@ class LeRobotWriter:
         self._data_writer: pq.ParquetWriter | None = None
         self._data_path: Path | None = None
         self._video_loc = (0, 0)
-        self._video: _VideoFile | None = None
+        self._video: VideoFile | None = None
         self._finalized = False
-        self._schema = self._make_schema()
-
-    # -- schema ---------------------------------------------------------------------------
-    def _make_schema(self) -> pa.Schema:
-        fields = [
-            pa.field("action", _vector_type("float32", self.action_dim)),
-            pa.field("observation.state", _vector_type("float32", self.state_dim)),
-        ]
-        if self.sim_state_dim is not None:
-            fields.append(
-                pa.field("observation.sim_state", _vector_type("float64", self.sim_state_dim))
-            )
-        fields += [
-            pa.field("timestamp", pa.float32()),
-            pa.field("frame_index", pa.int64()),
-            pa.field("episode_index", pa.int64()),
-            pa.field("index", pa.int64()),
-            pa.field("task_index", pa.int64()),
-        ]
-        return pa.schema(fields)
+        self._schema = frame_schema(self.action_dim, self.state_dim, self.sim_state_dim)
 
     def features(self) -> dict[str, dict]:
         """The ``features`` block of ``info.json``."""
-        h, w = self._hw or (0, 0)
-        feats: dict[str, dict] = {
-            "action": {"dtype": "float32", "shape": [self.action_dim], "names": self.action_names},
-            "observation.state": {
-                "dtype": "float32",
-                "shape": [self.state_dim],
-                "names": self.state_names,
-            },
+        video = {
+            "codec": self.codec,
+            "pix_fmt": self.pix_fmt,
+            "fps": self.fps,
+            "gop": self.gop,
+            "crf": self.crf,
         }
-        if self.sim_state_dim is not None:
-            feats["observation.sim_state"] = {
-                "dtype": "float64",
-                "shape": [self.sim_state_dim],
-                "names": None,
-            }
-        feats[self.video_key] = {
-            "dtype": "video",
-            "shape": [h, w, 3],
-            "names": ["height", "width", "channels"],
-            "info": {
-                "video.height": h,
-                "video.width": w,
-                "video.codec": "h264" if self.codec == "h264" else "av1",
-                "video.pix_fmt": self.pix_fmt,
-                "video.fps": self.fps,
-                "video.channels": 3,
-                "video.g": self.gop,
-                "video.crf": self.crf,
-                "video.is_depth_map": False,
-                "has_audio": False,
-            },
-        }
-        for key, dtype in (
-            ("timestamp", "float32"),
-            ("frame_index", "int64"),
-            ("episode_index", "int64"),
-            ("index", "int64"),
-            ("task_index", "int64"),
-        ):
-            feats[key] = {"dtype": dtype, "shape": [1], "names": None}
-        return feats
+        names = (self.action_names, self.state_names)
+        return info_features(*names, self.sim_state_dim, self.video_key, self._hw or (0, 0), video)
 
     # -- episodes -------------------------------------------------------------------------
     def _check(self, name: str, x: np.ndarray, width: int | None, length: int) -> None:
@@ -497,7 +304,7 @@ class LeRobotWriter:
             path = self.root / VIDEO_PATH.format(
                 video_key=self.video_key, chunk_index=chunk, file_index=file
             )
-            self._video = _VideoFile(
+            self._video = VideoFile(
                 path, self._encoder, self.fps, *self._hw, self.gop, self.crf, self.pix_fmt
             )
         start, stop = self._video.add(frames)

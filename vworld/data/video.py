@@ -16,9 +16,7 @@ sees the very same clips.
 
 from __future__ import annotations
 
-import csv
 import math
-import os
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -30,7 +28,15 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vworld.config import MISSING
-from vworld.data.decode import VIDEO_EXTENSIONS, VideoDecodeError, open_video
+from vworld.data.decode import VideoDecodeError, open_video
+from vworld.data.media import (
+    IMAGE_EXTENSIONS,
+    is_image,
+    list_media_files,
+    load_image,
+    probe_image,
+    probe_video,
+)
 from vworld.data.sampler import ResumableSampler
 from vworld.data.transforms import normalize, random_resized_crop_box, resize_crop_clip
 
@@ -44,8 +50,6 @@ __all__ = [
     "collate_clips",
     "list_media_files",
 ]
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 
 class NoReadableVideosError(RuntimeError):
@@ -129,91 +133,6 @@ class VideoDataConfig:
             )
 
 
-def _read_path_list(list_file: Path) -> list[Path]:
-    base = list_file.parent
-    with list_file.open(newline="") as f:
-        if list_file.suffix.lower() == ".csv":
-            rows = [r for r in csv.reader(f) if r and r[0].strip()]
-            col = 0
-            if rows and "path" in [c.strip().lower() for c in rows[0]]:
-                col = [c.strip().lower() for c in rows[0]].index("path")
-                rows = rows[1:]
-            names = [r[col].strip() for r in rows]
-        else:
-            names = [ln.strip() for ln in f if ln.strip() and not ln.lstrip().startswith("#")]
-    return [p if p.is_absolute() else base / p for p in map(Path, names)]
-
-
-def list_media_files(path: str | os.PathLike, images: bool = True) -> list[Path]:
-    """Videos (and images if ``images``) under a folder, or the paths in a .txt/.csv list.
-
-    Args:
-        path: a folder or a list file.
-        images: include ``.jpg``/``.jpeg``/``.png`` files when searching a folder.
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: ``path`` is a file but not a .txt or .csv list.
-    """
-    p = Path(path)
-    if p.is_dir():
-        exts = VIDEO_EXTENSIONS + (IMAGE_EXTENSIONS if images else ())
-        return sorted(f for f in p.rglob("*") if f.suffix.lower() in exts and f.is_file())
-    if p.is_file():
-        if p.suffix.lower() not in (".txt", ".csv"):
-            raise ValueError(
-                f"VideoDataConfig.path: {p} is a file but not a .txt or .csv list of paths"
-            )
-        return _read_path_list(p)
-    raise FileNotFoundError(f"VideoDataConfig.path: {p} does not exist")
-
-
-def _is_image(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_EXTENSIONS
-
-
-def _probe_video(path: Path) -> tuple[int, float]:
-    """Frame count (0 if the header does not say) and frame rate from the container header."""
-    import av
-
-    if not path.is_file():
-        raise VideoDecodeError(path, "no such file")
-    if path.stat().st_size == 0:
-        raise VideoDecodeError(path, "empty file")
-    try:
-        with av.open(str(path)) as c:
-            if not c.streams.video:
-                raise VideoDecodeError(path, "no video stream")
-            s = c.streams.video[0]
-            if not s.codec_context.width:
-                raise VideoDecodeError(path, "video stream has no frame size")
-            n = s.frames
-            if not n and s.duration and s.average_rate:
-                n = round(s.duration * s.time_base * s.average_rate)
-            return int(n or 0), float(s.average_rate or s.guessed_rate or 0)
-    except av.error.FFmpegError as e:
-        raise VideoDecodeError(path, f"cannot open ({e})") from None
-
-
-def _probe_image(path: Path) -> None:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            im.verify()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
-        raise VideoDecodeError(path, f"cannot open image ({e})") from None
-
-
-def _load_image(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            return np.array(im.convert("RGB"))  # (H, W, 3) uint8, writable
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as e:
-        raise VideoDecodeError(path, f"cannot decode image ({e})") from None
-
-
 def _item_rng(seed: int, epoch: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, epoch, index]))
 
@@ -246,12 +165,12 @@ class VideoClipDataset(Dataset):
         self.num_too_short = 0
         for f in found:
             try:
-                if _is_image(f):
+                if is_image(f):
                     if not cfg.image_repeat:
                         continue
-                    _probe_image(f)
+                    probe_image(f)
                 else:
-                    n, fps = _probe_video(f)
+                    n, fps = probe_video(f)
                     if cfg.short_video == "skip" and 0 < n < self.frames_needed(fps or 1.0):
                         self.num_too_short += 1
                         continue
@@ -260,7 +179,7 @@ class VideoClipDataset(Dataset):
                 self._warn(str(f), e.reason)
                 continue
             self.paths.append(f)
-            self.is_image.append(_is_image(f))
+            self.is_image.append(is_image(f))
         if not self.paths:
             what = f"{len(found)} file(s) found" if found else "no video or image files found"
             raise NoReadableVideosError(
@@ -316,7 +235,7 @@ class VideoClipDataset(Dataset):
     def _decode(self, i: int, rng: np.random.Generator) -> np.ndarray | None:
         path = self.paths[i]
         if self.is_image[i]:
-            return _load_image(path)[None]  # (1, H, W, 3)
+            return load_image(path)[None]  # (1, H, W, 3)
         reader = self._reader(i)
         idx = self.clip_indices(reader.num_frames, reader.fps, rng)
         if idx is None:

@@ -1,169 +1,171 @@
-"""Windows of robot-log episodes for training an action-conditioned predictor (V-JEPA 2-AC).
+"""Training windows of encoded robot-log episodes, for the action-conditioned predictor.
 
-V-JEPA 2-AC (Assran et al., 2025) trains on short clips of a robot log: ``T`` frames taken
-every ``frame_stride`` recorded frames, the state at each of those frames, and between two
-consecutive sampled frames one action. On DROID the action is the change of end-effector
-state between the two frames (``action_mode="state_diff"``); for logs whose actions are
-deltas we can instead sum the recorded actions over the stride (``action_mode="sum"``).
-A window never crosses an episode boundary.
-
-Normalisation (``normalize=True``) uses the log's stats (``meta/stats.json``): states are
-z-scored, ``(s - mean) / std``; actions are only divided by the std of the per-step quantity
-(the action's for ``"sum"``, the state's for ``"state_diff"``), not shifted, so that a zero
-action still means "no motion" - a planner searching around zero relies on that.
+A window is T frames ``frame_stride`` env steps apart inside one episode (never crossing
+episodes), the actions between them and the frames' states. The actions of one model step
+(``frame_stride`` env steps) are given to the model in one of three ways
+(:data:`ACTION_MODES`): summed, as the state difference, or concatenated (LeWM's frameskip
+encoder). Actions and states are z-scored with the training windows' statistics
+(:func:`norm_stats`); angle dims stay in radians.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
-from collections.abc import Sequence
+import dataclasses
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
+from torch import Tensor, nn
 
-from vworld.data.episodes import Episode, RobotLog
+from vworld.data.episodes import RobotLog
 
-__all__ = ["EpisodeWindows"]
+if TYPE_CHECKING:  # the encoded episodes come from vworld.train.features
+    from vworld.train.features import EncodedEpisode
 
-_EPS = 1e-6
+__all__ = [
+    "ACTION_MODES",
+    "ACWindows",
+    "Normalizer",
+    "ProbeFrames",
+    "append_sim_state",
+    "norm_stats",
+    "split_episodes",
+]
+
+ACTION_MODES = ("sum", "state_diff", "concat")
 
 
-class EpisodeWindows(Dataset):
-    """A map-style dataset of fixed-length windows over a :class:`RobotLog`.
+class ACWindows:
+    """All windows of T frames at a stride inside each episode.
 
-    Item ``k`` is a dict with ``frames`` ``(T, C, H, W)`` uint8, ``actions`` ``(T-1, A)``
-    float32, ``states`` ``(T, S)`` float32, ``episode_index`` and ``start`` (the first frame of
-    the window in its episode); plus ``sim_states`` ``(T, K)`` float64 when the log has them.
-
-    Args:
-        log: the robot log.
-        num_frames: ``T``, frames per window (at least 2).
-        frame_stride: recorded frames between two sampled frames.
-        target_fps: if given, the stride is ``log.fps / target_fps`` (must be a whole number);
-            overrides ``frame_stride``.
-        action_mode: ``"sum"`` (sum of the actions over each stride) or ``"state_diff"``
-            (state at the next sampled frame minus state at this one; width = state width).
-        normalize: normalise states and actions with the log's stats (see module docstring).
-        episodes: the episodes to draw from (all when None), e.g. a train split.
-        window_step: frames between the starts of two windows of one episode.
-        cache_episodes: decoded episodes kept in memory (LRU, per worker process).
+    The episodes are concatenated once (tokens, states, action prefix sums), so a batch of
+    windows is a few gathers rather than a Python loop over rows.
     """
 
-    def __init__(
-        self,
-        log: RobotLog,
-        num_frames: int,
-        frame_stride: int = 1,
-        target_fps: float | None = None,
-        action_mode: str = "sum",
-        normalize: bool = False,
-        episodes: Sequence[int] | None = None,
-        window_step: int = 1,
-        cache_episodes: int = 32,
-    ):
-        if num_frames < 2:
-            raise ValueError(f"num_frames: need at least 2 frames per window, got {num_frames}")
-        if action_mode not in ("sum", "state_diff"):
-            raise ValueError(f"action_mode: expected 'sum' or 'state_diff', got '{action_mode}'")
-        if target_fps is not None:
-            ratio = log.fps / target_fps
-            if target_fps <= 0 or abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
-                raise ValueError(
-                    f"target_fps {target_fps}: the log's {log.fps} fps is not a whole multiple"
-                )
-            frame_stride = round(ratio)
-        if frame_stride < 1 or window_step < 1:
-            raise ValueError(f"frame_stride {frame_stride} and window_step {window_step}: >= 1")
-        self.log = log
-        self.num_frames, self.frame_stride = int(num_frames), int(frame_stride)
-        self.action_mode, self.normalize = action_mode, normalize
-        self.cache_episodes = int(cache_episodes)
-        self.episodes = list(range(log.num_episodes)) if episodes is None else list(episodes)
-        for e in self.episodes:
-            if not 0 <= e < log.num_episodes:
-                raise IndexError(f"{log.path}: episode {e} out of range [0, {log.num_episodes})")
-        span = (self.num_frames - 1) * self.frame_stride  # frames from first to last sample
-        starts, eps = [], []
-        for e in self.episodes:
-            n = log.episode_lengths[e] - span
-            if n > 0:
-                s = np.arange(0, n, window_step)
-                starts.append(s)
-                eps.append(np.full(len(s), e))
-        self._starts = np.concatenate(starts) if starts else np.zeros(0, np.int64)
-        self._eps = np.concatenate(eps) if eps else np.zeros(0, np.int64)
-        if len(self._starts) == 0:
+    def __init__(self, episodes: list[EncodedEpisode], num_frames: int, stride: int, mode: str):
+        if mode not in ACTION_MODES:
+            raise ValueError(f"data.action_mode: {mode!r}, expected one of {ACTION_MODES}")
+        self.num_frames, self.stride, self.mode = num_frames, stride, mode
+        span = (num_frames - 1) * stride
+        lengths = [len(ep.actions) for ep in episodes]
+        offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        starts = [off + np.arange(max(n - span, 0)) for off, n in zip(offsets, lengths)]
+        self.starts = torch.from_numpy(np.concatenate(starts)) if starts else torch.zeros(0)
+        if len(self.starts) == 0:
             raise ValueError(
-                f"{log.path}: no episode is long enough for {num_frames} frames at stride "
-                f"{frame_stride} ({span + 1} frames)"
+                f"no window of {num_frames} frames at stride {stride} fits in any episode "
+                f"(longest has {max(lengths, default=0)} frames)"
             )
-        self.action_dim = log.state_dim if action_mode == "state_diff" else log.action_dim
-        self._cache: OrderedDict[int, Episode] = OrderedDict()
-        self._setup_norm()
-
-    def _setup_norm(self) -> None:
-        st = self.log.stats
-        s = st.get(self.log.state_key, {})
-        if self.normalize and not {"mean", "std"} <= s.keys():
-            raise ValueError(
-                f"{self.log.path}: normalize=True but the stats have no state mean/std"
-            )
-        self._s_mean = np.asarray(s.get("mean", 0.0), np.float32)
-        self._s_std = np.maximum(np.asarray(s.get("std", 1.0), np.float32), _EPS)
-        if self.action_mode == "state_diff":
-            self._a_scale = self._s_std
-        else:
-            a = st.get(self.log.action_key, {})
-            if self.normalize and "std" not in a:
-                raise ValueError(
-                    f"{self.log.path}: normalize=True but the stats have no action std"
-                )
-            self._a_scale = np.maximum(np.asarray(a.get("std", 1.0), np.float32), _EPS)
+        self.z = torch.cat([ep.z for ep in episodes])  # (sum L, Np, D) float16, or uint8 frames
+        self.actions = torch.from_numpy(np.concatenate([ep.actions for ep in episodes])).float()
+        self.states = torch.from_numpy(np.concatenate([ep.states for ep in episodes])).float()
+        # Prefix sums of actions: actions between frames i < j of one episode are csum[j] -
+        # csum[i]; an episode's sums restart at 0, so windows never mix episodes.
+        csum = [np.cumsum(ep.actions, 0, dtype=np.float64) - ep.actions for ep in episodes]
+        self.csum = torch.from_numpy(np.concatenate(csum))
+        self.offsets = torch.arange(num_frames) * stride
 
     def __len__(self) -> int:
-        return len(self._starts)
+        return len(self.starts)
 
-    def _episode(self, e: int) -> Episode:
-        if e in self._cache:
-            self._cache.move_to_end(e)
-            return self._cache[e]
-        ep = self.log.load_episode(e, frames=True)
-        if self.cache_episodes > 0:
-            self._cache[e] = ep
-            while len(self._cache) > self.cache_episodes:
-                self._cache.popitem(last=False)
-        return ep
-
-    def window_frames(self, k: int) -> tuple[int, np.ndarray]:
-        """Episode index and the recorded frame indices of window ``k``."""
-        s = int(self._starts[k])
-        return int(self._eps[k]), s + self.frame_stride * np.arange(self.num_frames)
-
-    def __getitem__(self, k: int) -> dict[str, torch.Tensor | int]:
-        if not -len(self) <= k < len(self):
-            raise IndexError(f"window {k} out of range [0, {len(self)})")
-        k = k % len(self)
-        e, idx = self.window_frames(k)
-        ep = self._episode(e)
-        states = ep.states[idx]  # (T, S)
-        if self.action_mode == "sum":
-            # action t acts from frame t to t+1: sum each stride's actions
-            a = ep.actions[idx[0] : idx[-1]]  # ((T-1)*stride, A)
-            actions = a.reshape(self.num_frames - 1, self.frame_stride, -1).sum(1)  # (T-1, A)
+    def get(self, rows: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Windows ``rows`` as ``z (B, T, Np, D)`` (or uint8 frames ``(B, T, H, W, 3)``),
+        ``actions (B, T-1, A)`` (``(B, T-1, stride * A)`` concatenated) and ``states (B, T, S)``."""
+        frames = self.starts[rows][:, None] + self.offsets  # (B, T)
+        states = self.states[frames]
+        if self.mode == "state_diff":
+            actions = states[:, 1:] - states[:, :-1]
+        elif self.mode == "concat":
+            steps = frames[:, :-1, None] + torch.arange(self.stride)  # (B, T-1, stride)
+            actions = self.actions[steps].flatten(2)  # (B, T-1, stride * A)
         else:
-            actions = states[1:] - states[:-1]  # (T-1, S)
-        if self.normalize:
-            states = (states - self._s_mean) / self._s_std
-            actions = actions / self._a_scale
-        frames = np.ascontiguousarray(ep.frames[idx].transpose(0, 3, 1, 2))  # (T, C, H, W)
-        out: dict[str, torch.Tensor | int] = {
-            "frames": torch.from_numpy(frames),
-            "actions": torch.from_numpy(np.asarray(actions, np.float32)),
-            "states": torch.from_numpy(np.asarray(states, np.float32)),
-            "episode_index": e,
-            "start": int(idx[0]),
-        }
-        if ep.sim_states is not None:
-            out["sim_states"] = torch.from_numpy(ep.sim_states[idx])
-        return out
+            c = self.csum[frames]  # (B, T, A): sum of the episode's actions before each frame
+            actions = (c[:, 1:] - c[:, :-1]).float()
+        z = self.z[frames]
+        return (z if z.dtype == torch.uint8 else z.float()), actions, states
+
+
+class ProbeFrames:
+    """The state probe's training pairs: the tokens ``encode_log`` kept at the probe's grid
+    (every ``every``-th frame of each episode) and those frames' states."""
+
+    def __init__(self, episodes: list[EncodedEpisode], every: int):
+        if any(ep.z_probe is None for ep in episodes):
+            raise ValueError("ProbeFrames: episodes were encoded without probe tokens")
+        self.z = torch.cat([ep.z_probe for ep in episodes])  # (N, Np, D) float16
+        states = [ep.states[::every] for ep in episodes]
+        self.states = torch.from_numpy(np.concatenate(states)).float()  # (N, S)
+
+    def __len__(self) -> int:
+        return len(self.z)
+
+    def get(self, rows: Tensor) -> tuple[Tensor, Tensor]:
+        return self.z[rows].float(), self.states[rows]
+
+
+def norm_stats(windows: ACWindows, angle_dims: list[int]) -> dict[str, list[float]]:
+    """Mean and std of the windows' actions and states; angle dims keep mean 0 and std 1."""
+    n = min(len(windows), 20000)
+    rows = torch.linspace(0, len(windows) - 1, n).long()
+    _, a, s = windows.get(rows)
+    a, s = a.reshape(-1, a.shape[-1]), s.reshape(-1, s.shape[-1])
+    s_mean, s_std = s.mean(0), s.std(0).clamp_min(1e-6)
+    s_mean[angle_dims], s_std[angle_dims] = 0.0, 1.0
+    return {
+        "action_mean": a.mean(0).tolist(),
+        "action_std": a.std(0).clamp_min(1e-6).tolist(),
+        "state_mean": s_mean.tolist(),
+        "state_std": s_std.tolist(),
+    }
+
+
+class Normalizer(nn.Module):
+    """z-scores actions and states with the training windows' mean and std."""
+
+    KEYS = ("action_mean", "action_std", "state_mean", "state_std")
+
+    def __init__(self, stats: dict[str, list[float]]):
+        super().__init__()
+        self.stats = {k: [float(x) for x in stats[k]] for k in self.KEYS}
+        for k, v in self.stats.items():
+            self.register_buffer(k, torch.tensor(v, dtype=torch.float32), persistent=False)
+
+    def actions(self, a: Tensor) -> Tensor:
+        return (a - self.action_mean) / self.action_std
+
+    def states(self, s: Tensor) -> Tensor:
+        return (s - self.state_mean) / self.state_std
+
+    def unstates(self, s: Tensor) -> Tensor:
+        return s * self.state_std + self.state_mean
+
+
+def split_episodes(num_episodes: int, val_fraction: float) -> tuple[list[int], list[int]]:
+    """Training and held-out episode indices: the last ``val_fraction`` are held out."""
+    if num_episodes < 2 or val_fraction <= 0:
+        return list(range(num_episodes)), []
+    n_val = max(1, round(num_episodes * val_fraction))
+    return list(range(num_episodes - n_val)), list(range(num_episodes - n_val, num_episodes))
+
+
+def append_sim_state(
+    robot_log: RobotLog, episodes: list[EncodedEpisode], dims: list[int]
+) -> list[EncodedEpisode]:
+    """The episodes with columns ``dims`` of each frame's sim state appended to its state."""
+    field = "data.sim_state_dims"
+    if robot_log.sim_state_dim == 0:
+        raise ValueError(
+            f"{robot_log.path}: {field} is set but the log has no observation.sim_state"
+        )
+    bad = [d for d in dims if not 0 <= d < robot_log.sim_state_dim]
+    if bad:
+        raise ValueError(
+            f"{robot_log.path}: {field} {bad} out of range for observation.sim_state of width "
+            f"{robot_log.sim_state_dim}"
+        )
+    out = []
+    for ep in episodes:
+        sim = robot_log.load_episode(ep.index, frames=False).sim_states[:, dims]
+        states = np.concatenate([ep.states, sim.astype(np.float32)], 1)
+        out.append(dataclasses.replace(ep, states=states))
+    return out

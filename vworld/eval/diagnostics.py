@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from vworld.eval.costs import CostConfig, goal_cost
-from vworld.eval.harness import PlanConfig, make_goal
+from vworld.eval.goals import make_goal
+from vworld.eval.harness import PlanConfig
 from vworld.eval.mpc import LatentController, goal_api
 
 __all__ = ["DiagnosticsConfig", "planning_diagnostics"]

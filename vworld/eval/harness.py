@@ -28,14 +28,9 @@ from tqdm.auto import tqdm
 
 from planners import CEMConfig, GradientConfig, MPPIConfig, make_planner
 from vworld.eval.costs import CostConfig
-from vworld.eval.mpc import (
-    LatentController,
-    OracleController,
-    RandomController,
-    WorldModel,
-    goal_api,
-    run_episode,
-)
+from vworld.eval.goals import make_goal
+from vworld.eval.mpc import LatentController, RandomController, goal_api, run_episode
+from vworld.eval.oracle import OracleController
 from vworld.eval.report import (
     plot_distances,
     side_by_side,
@@ -43,8 +38,15 @@ from vworld.eval.report import (
     write_json,
     write_video,
 )
+from vworld.world_model import WorldModel
 
-__all__ = ["PlanConfig", "make_goal", "run_planning"]
+__all__ = [
+    "PlanConfig",
+    "load_plan_world_model",
+    "planner_config",
+    "resolve_device",
+    "run_planning",
+]
 
 PLANNERS = ("cem", "mppi", "gd", "random", "oracle")
 GOAL_SOURCES = ("offset", "sample", "dataset")
@@ -183,51 +185,9 @@ def make_env(cfg: PlanConfig) -> Any:
     return gymnasium.make(cfg.env, render_size=cfg.render_size)
 
 
-def make_goal(
-    env: Any, seed: int, cfg: PlanConfig
-) -> tuple[dict[str, np.ndarray], dict[str, Any], dict[str, np.ndarray], np.ndarray]:
-    """Reset episode ``seed`` and give it a goal, as the protocol says.
-
-    Returns:
-        ``(obs, info, goal_obs, goal_state)``: the start observation and info (with the goal
-        set), the goal observation (``pixels`` = ``env.goal_pixels()``, ``state`` =
-        proprioception at the goal) and the goal's full sim state.
-    """
-    if cfg.goal_source == "dataset":
-        from vworld.eval.swm_protocol import dataset_goal
-
-        return dataset_goal(env, seed - cfg.seed, cfg)
-    u = goal_api(env)
-    obs, _ = env.reset(seed=seed)
-    start = u.get_state()
-    rng = np.random.default_rng([seed, 1])
-    if cfg.goal_source == "offset" and cfg.goal_policy == "scripted":
-        from envs.policies import make_policy
-
-        policy = make_policy("scripted", env)
-        policy.reset(rng, env)
-        for _ in range(cfg.goal_offset_steps):
-            obs, *_ = env.step(policy(obs, env))
-        goal_state = u.get_state()
-    elif cfg.goal_source == "offset":
-        low, high = env.action_space.low, env.action_space.high
-        for t in range(cfg.goal_offset_steps):
-            if t % cfg.action_block == 0:
-                a = rng.uniform(low, high).astype(np.float32)
-            env.step(a)
-        goal_state = u.get_state()
-    else:
-        goal_state = np.asarray(u.sample_goal_state(rng), dtype=np.float64)
-    goal_obs, _ = env.reset(seed=seed, options={"state": goal_state, "goal": goal_state})
-    goal_obs = {"pixels": u.goal_pixels(), "state": goal_obs["state"]}
-    obs, info = env.reset(seed=seed, options={"state": start, "goal": goal_state})
-    if not np.array_equal(u.get_state(), start):
-        raise RuntimeError(f"{cfg.env} did not restore the start state")
-    return obs, info, goal_obs, goal_state
-
-
-def _planner_config(cfg: PlanConfig, name: str, action_dim: int, low: float, high: float) -> Any:
-    sub = getattr(cfg, name)
+def planner_config(cfg: PlanConfig, name: str, action_dim: int, low: float, high: float) -> Any:
+    """The planner sub-config ``cfg.<name>`` with the horizon and the env's action bounds."""
+    sub = {"cem": cfg.cem, "mppi": cfg.mppi, "gd": cfg.gd, "oracle": cfg.oracle}[name]
     return dataclasses.replace(sub, horizon=cfg.horizon, action_dim=action_dim, low=low, high=high)
 
 
@@ -242,7 +202,8 @@ def _action_bounds(env: Any, cfg: PlanConfig) -> tuple[int, float, float]:
     return int(space.shape[0]), float(low[0]), float(high[0])
 
 
-def _load_world_model(cfg: PlanConfig, device: torch.device) -> WorldModel:
+def load_plan_world_model(cfg: PlanConfig, device: torch.device) -> WorldModel:
+    """The world model ``cfg.world_model`` names (a ``vworld train-ac`` output folder)."""
     if not cfg.world_model:
         raise ValueError(f"PlanConfig.world_model must be a path for planner={cfg.planner!r}")
     from vworld.world_model import load_world_model
@@ -268,7 +229,7 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
 
     Args:
         cfg: :class:`PlanConfig`.
-        world_model: a loaded :class:`vworld.eval.mpc.WorldModel`; when None it is loaded from
+        world_model: any :class:`vworld.world_model.WorldModel`; when None it is loaded from
             ``cfg.world_model`` (not needed for ``random`` and ``oracle``).
     Returns:
         The dict written to ``results.json``.
@@ -283,18 +244,15 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
     action_dim, low, high = _action_bounds(env, cfg)
     if cfg.planner in ("cem", "mppi", "gd"):
         if world_model is None:
-            world_model = _load_world_model(cfg, device)
-        # One model step is ``frame_stride`` (a.k.a. ``action_block``) env steps.
-        wm_block = getattr(world_model, "action_block", None)
-        if wm_block is None:
-            wm_block = getattr(world_model, "frame_stride", None)
-        if wm_block is not None and int(wm_block) != cfg.action_block:
+            world_model = load_plan_world_model(cfg, device)
+        # One model step is ``frame_stride`` env steps.
+        if world_model.frame_stride != cfg.action_block:
             raise ValueError(
-                f"PlanConfig.action_block={cfg.action_block} but one "
-                f"world-model step is {wm_block} env steps (its frame_stride); set "
-                f"action_block={wm_block}"
+                f"action_block={cfg.action_block} but one world-model step is "
+                f"{world_model.frame_stride} env steps (its frame_stride); set "
+                f"action_block={world_model.frame_stride}"
             )
-        pcfg = _planner_config(cfg, cfg.planner, action_dim, low, high)
+        pcfg = planner_config(cfg, cfg.planner, action_dim, low, high)
         controller: Any = LatentController(
             world_model,
             make_planner(cfg.planner, pcfg, device=str(device)),
@@ -305,7 +263,7 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
             cfg.match_recording,
         )
     elif cfg.planner == "oracle":
-        pcfg = _planner_config(cfg, "oracle", action_dim, low, high)
+        pcfg = planner_config(cfg, "oracle", action_dim, low, high)
         controller = OracleController(
             env.unwrapped,
             make_planner("cem", pcfg, device="cpu"),
@@ -321,7 +279,8 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
     # the robot's state; the true goal's are appended to the goal's state for the probe's
     # error report and for ``goal_state=given`` (the controller reads the current ones from
     # images, never from the simulator).
-    sim_dims = list(getattr(world_model, "sim_state_dims", None) or [])
+    sim_dims = list(world_model.sim_state_dims) if world_model is not None else []
+    # an env may state its success threshold (drawn on the distance plot)
     threshold = getattr(goal_api(env), "success_threshold", None)
     episodes: list[dict[str, Any]] = []
     all_distances: list[list[float]] = []
@@ -344,11 +303,13 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
                 video.extend([np.zeros_like(video[-1])] * 3)  # a short black gap
             all_distances.append(res.distances)
             extra: dict[str, Any] = {}
-            est = getattr(controller, "goal_state_estimate", None)
+            est = (
+                controller.goal_state_estimate if isinstance(controller, LatentController) else None
+            )
             if est is not None and cfg.cost.goal_state == "probe":
                 extra["goal_state_estimate"] = est
                 extra["goal_state_error"] = _state_errors(
-                    est, goal_obs["state"], getattr(controller.world_model, "angle_dims", ())
+                    est, goal_obs["state"], world_model.angle_dims
                 )
             episodes.append(
                 {

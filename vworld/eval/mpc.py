@@ -13,10 +13,9 @@ measure the headroom a perfect model would give.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import numpy as np
 import torch
@@ -24,6 +23,8 @@ from torch import Tensor
 
 from planners import Planner
 from vworld.eval.costs import CostConfig, make_latent_cost
+from vworld.eval.oracle import OracleController, OracleSimulator
+from vworld.world_model import WorldModel
 
 __all__ = [
     "Controller",
@@ -32,7 +33,6 @@ __all__ = [
     "OracleController",
     "OracleSimulator",
     "RandomController",
-    "WorldModel",
     "goal_api",
     "run_episode",
 ]
@@ -57,34 +57,6 @@ def goal_api(env: Any) -> Any:
                 f"{_GOAL_API} (an envs.GoalEnv, or wrapped by envs.GoalImageAdapter)"
             )
         e = inner
-
-
-@runtime_checkable
-class WorldModel(Protocol):
-    """What the planning harness needs from a world model.
-
-    One world-model step is one action block (``action_block`` env steps with the action held).
-    """
-
-    def encode(self, frames: Tensor) -> Tensor:
-        """``frames (B, T, C, H, W) uint8`` -> latents ``(B, T, ...)`` (any per-frame shape)."""
-        ...
-
-    def rollout(
-        self, z_context: Tensor, s_context: Tensor, actions: Tensor
-    ) -> tuple[Tensor, Tensor]:
-        """Predict ``H`` steps for ``N`` candidate action sequences from one context.
-
-        Args:
-            z_context: ``(1, T, ...)`` latents of the current observation.
-            s_context: ``(1, T, S)`` proprioception of the current observation.
-            actions: ``(N, H, A)`` candidate sequences.
-        Returns:
-            ``(z_pred (N, H, ...), s_pred (N, H, S))``. The controller passes
-            ``latents=False`` when its cost uses no latent (a state-only cost); a model may
-            then return ``None`` for ``z_pred``.
-        """
-        ...
 
 
 def pixels_to_frames(pixels: np.ndarray, device: torch.device) -> Tensor:
@@ -113,10 +85,8 @@ class LatentController:
         seed: seeds the planner's generator (reseeded on every ``reset``).
         match_recording: pass the goal image and observations through the codec of the world
             model's training videos (its ``frame_codec``, when it has one) before encoding
-            them. An encoder and probe trained on decoded video can react strongly to the
-            codec's small colour shifts: on PointMaze, a probe trained on lossless yuv444p
-            video read positions from clean renders with a median error of 0.054 m, and 0.003 m
-            once they were recoded.
+            them: an encoder and probe trained on decoded video can react strongly to the
+            codec's small colour shifts, which clean renders lack.
     """
 
     def __init__(
@@ -131,14 +101,14 @@ class LatentController:
     ) -> None:
         self.world_model = world_model
         cost.validate()
-        if cost.latent_only and getattr(world_model, "image_state_dims", None):
+        if cost.latent_only and world_model.sim_state_dims:
             raise ValueError(
-                "cost.latent_only: this world model's state holds dims "
-                f"{list(world_model.image_state_dims)} that a state probe reads from images "
+                "cost.latent_only: this world model's state holds simulator columns "
+                f"{list(world_model.sim_state_dims)} that a state probe reads from images "
                 "(trained on simulator labels, train-ac data.sim_state_dims); a latent-only "
                 "planner takes a world model trained without them"
             )
-        codec = getattr(world_model, "frame_codec", None)
+        codec = world_model.frame_codec
         self.frame_codec: dict | None = dict(codec) if codec and match_recording else None
         self.planner = planner
         self.cost = cost
@@ -155,7 +125,7 @@ class LatentController:
     def _frames(self, pixels: np.ndarray) -> Tensor:
         """An image as the world model's input ``(1, 1, 3, H, W)``, recoded when asked."""
         if self.frame_codec is not None:
-            from vworld.data.lerobot_write import recode_frames
+            from vworld.data.codec import recode_frames
 
             pixels = recode_frames(np.asarray(pixels)[None], **self.frame_codec)[0]
         return pixels_to_frames(pixels, self.device)
@@ -194,14 +164,13 @@ class LatentController:
             full = torch.as_tensor(goal_obs["state"], device=self.device).float().reshape(-1)
             dims = list(cost.state_dims) if cost.state_dims else list(range(len(full)))
             return full[dims], dims
-        read = getattr(self.world_model, "read_state", None)
-        probed = getattr(self.world_model, "state_dims", None)
-        if read is None or probed is None:
+        probed = self.world_model.state_dims
+        if probed is None:
             raise ValueError(
                 "cost.goal_state=probe needs a world model with a state "
                 "probe (`vworld train-ac ... probe.enabled=true`); or set cost.goal_state=given"
             )
-        est = read(goal_frames).reshape(-1)  # (K,) for the probed dims
+        est = self.world_model.read_state(goal_frames).reshape(-1)  # (K,) for the probed dims
         dims = list(cost.state_dims) if cost.state_dims else list(probed)
         missing = [d for d in dims if d not in probed]
         if missing:
@@ -219,20 +188,20 @@ class LatentController:
             frames = self._frames(obs["pixels"])
             z_ctx = self.world_model.encode(frames)
             s_ctx = torch.as_tensor(obs["state"], device=self.device).float()[None, None]
-            # State the robot does not sense (an object's pose), read from the image by the
-            # world model's probe (``train-ac data.sim_state_dims``).
-            if getattr(self.world_model, "image_state_dims", None):
-                s_ctx = self.world_model.observed_state(frames, s_ctx)
+            # with state the robot does not sense (an object's pose) read from the image
+            s_ctx = self.world_model.observed_state(frames, s_ctx)
         # A state-only cost needs no predicted latents; world models that can skip them
-        # (``rollout(..., latents=False)``) save their latent decoder's time.
-        kw = {"latents": False} if self.cost.latent_weight == 0 else {}
+        # save their latent decoder's time.
+        latents = self.cost.latent_weight > 0
         cost_fn = make_latent_cost(
-            lambda actions: self.world_model.rollout(z_ctx, s_ctx, actions.to(self.device), **kw),
+            lambda actions: self.world_model.rollout(
+                z_ctx, s_ctx, actions.to(self.device), latents=latents
+            ),
             self._z_goal,
             self.cost,
             self._s_goal,
             self._s_dims,
-            getattr(self.world_model, "angle_dims", ()),
+            self.world_model.angle_dims,
         )
         init = None if self._prev is None else self.planner.shift(self._prev, self.receding_horizon)
         plan, info = self.planner.plan(cost_fn, init=init, generator=self._generator)
@@ -270,143 +239,6 @@ class RandomController:
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         return self.rng.uniform(self.low, self.high, (self.receding_horizon, self.action_dim))
-
-
-class OracleSimulator:
-    """Scores action sequences by simulating them in a private copy of the env's physics.
-
-    Rendering dominates an env step (milliseconds against microseconds of physics), so the
-    oracle steps the env's MuJoCo model on its own ``MjData`` exactly as ``GoalEnv.step``
-    does (action clipped to [-1, 1] into ``ctrl``, ``frame_skip`` calls of ``mj_step``) and
-    restores states in ``GoalEnv.get_state`` layout ``[qpos, qvel, act, qacc_warmstart]``;
-    the task distance comes from the env's own ``task_distance``. A test checks that the
-    states it reaches are bit-identical to stepping the env.
-
-    Args:
-        env: a native vworld task (``envs.GoalEnv``, unwrapped).
-    """
-
-    def __init__(self, env: Any) -> None:
-        # Imported here, after ``envs`` has set MUJOCO_GL=egl, so that importing this module
-        # never loads mujoco with the wrong GL backend.
-        os.environ.setdefault("MUJOCO_GL", "egl")
-        import envs
-
-        if not isinstance(env, envs.GoalEnv):
-            raise TypeError(
-                "the oracle simulates envs.GoalEnv tasks only "
-                f"(it mirrors GoalEnv.step), got {type(env).__name__}"
-            )
-        import mujoco
-
-        self._mujoco = mujoco
-        self.env = env
-        self.model = env.model
-        self.data = mujoco.MjData(self.model)
-        self.frame_skip = int(env.frame_skip)
-
-    def _write(self, state: np.ndarray) -> None:
-        parts = self.env.split_state(state)
-        d = self.data
-        d.qpos[:] = parts["qpos"]
-        d.qvel[:] = parts["qvel"]
-        d.act[:] = parts["act"]
-        d.ctrl[:] = 0.0
-        self._mujoco.mj_forward(self.model, d)
-        d.qacc_warmstart[:] = parts["qacc_warmstart"]  # mj_forward overwrites it
-
-    def _read(self) -> np.ndarray:
-        d = self.data
-        return np.concatenate([d.qpos, d.qvel, d.act, d.qacc_warmstart]).astype(np.float64)
-
-    def simulate(self, state: np.ndarray, actions: np.ndarray, action_block: int) -> np.ndarray:
-        """States after each block of one sequence.
-
-        Args:
-            state: start sim state.
-            actions: ``(H, A)`` block actions, each held ``action_block`` env steps.
-            action_block: env steps per planned action.
-        Returns:
-            ``(H, sim_state_dim)`` states at the end of every block.
-        """
-        self._write(state)
-        step = self._mujoco.mj_step
-        out = []
-        for a in actions:
-            self.data.ctrl[:] = np.clip(a, -1.0, 1.0)
-            for _ in range(action_block * self.frame_skip):
-                step(self.model, self.data)
-            out.append(self._read())
-        return np.stack(out)
-
-    def costs(
-        self,
-        state: np.ndarray,
-        goal_state: np.ndarray,
-        actions: np.ndarray,
-        action_block: int,
-        cost_on: str = "last",
-    ) -> np.ndarray:
-        """Task distance to the goal of ``(N, H, A)`` sequences: last block or summed."""
-        out = np.empty(len(actions))
-        for n, seq in enumerate(actions):
-            states = self.simulate(state, seq, action_block)
-            if cost_on == "last":
-                out[n] = self.env.task_distance(states[-1], goal_state)
-            else:
-                out[n] = sum(self.env.task_distance(s, goal_state) for s in states)
-        return out
-
-
-class OracleController:
-    """Plan with the true simulator (headroom baseline): same planner, true dynamics.
-
-    Args:
-        env: the ``envs.GoalEnv`` being controlled, unwrapped (its state and goal are read).
-        planner: a ``planners`` planner on the CPU.
-        action_block: env steps per planned action.
-        receding_horizon: planned actions executed before replanning.
-        cost_on: ``"last"`` or ``"all"`` as in :class:`CostConfig`.
-        seed: seeds the planner's generator.
-    """
-
-    def __init__(
-        self,
-        env: Any,
-        planner: Planner,
-        action_block: int,
-        receding_horizon: int = 1,
-        cost_on: str = "last",
-        seed: int = 0,
-    ) -> None:
-        self.env = env
-        self.sim = OracleSimulator(env)
-        self.planner = planner
-        self.action_block = action_block
-        self.receding_horizon = receding_horizon
-        self.cost_on = cost_on
-        self.seed = seed
-        self._generator = torch.Generator(device=planner.device)
-        self._prev: Tensor | None = None
-        self.last_info: dict[str, Any] = {}
-
-    def reset(self, goal_obs: dict[str, np.ndarray], seed: int | None = None) -> None:
-        self._generator.manual_seed(self.seed if seed is None else seed)
-        self._prev = None
-
-    def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        state = self.env.get_state()
-        goal = self.env.goal_state
-
-        def cost_fn(actions: Tensor) -> Tensor:
-            c = self.sim.costs(state, goal, actions.cpu().numpy(), self.action_block, self.cost_on)
-            return torch.as_tensor(c, dtype=torch.float32, device=actions.device)
-
-        init = None if self._prev is None else self.planner.shift(self._prev, self.receding_horizon)
-        plan, info = self.planner.plan(cost_fn, init=init, generator=self._generator)
-        self._prev = plan
-        self.last_info = info
-        return plan[: self.receding_horizon].cpu().numpy()
 
 
 @dataclass

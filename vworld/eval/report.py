@@ -10,10 +10,11 @@ import json
 import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from vworld.files import atomic_path, atomic_write_text
 
 __all__ = ["plot_distances", "side_by_side", "wilson_interval", "write_json", "write_video"]
 
@@ -39,11 +40,7 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
 
 def write_json(obj: Any, path: str | os.PathLike) -> None:
     """Write JSON atomically (temporary name, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(obj, indent=2))
 
 
 def plot_distances(
@@ -70,12 +67,9 @@ def plot_distances(
     ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def side_by_side(frame: np.ndarray, goal: np.ndarray, scale: int = 1) -> np.ndarray:
@@ -97,10 +91,7 @@ def write_video(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: int 
         raise ValueError(f"no frames to write to {path}")
     h, w = frames[0].shape[:2]
     ph, pw = h + h % 2, w + w % 2
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.mp4")
-    with av.open(str(tmp), mode="w") as container:
+    with atomic_path(path) as tmp, av.open(str(tmp), mode="w") as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = pw, ph, "yuv420p"
         for f in frames:
@@ -111,4 +102,3 @@ def write_video(frames: Sequence[np.ndarray], path: str | os.PathLike, fps: int 
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    os.replace(tmp, path)

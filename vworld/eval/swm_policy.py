@@ -185,7 +185,7 @@ def controller_factory(cfg: Any, world_model: Any = None) -> Callable[[], Contro
         world_model: a loaded world model; loaded from ``cfg.world_model`` when None.
     """
     from planners import make_planner
-    from vworld.eval.harness import _load_world_model, _planner_config, resolve_device
+    from vworld.eval.harness import load_plan_world_model, planner_config, resolve_device
     from vworld.eval.mpc import LatentController, RandomController
 
     if cfg.planner == "oracle":
@@ -199,8 +199,8 @@ def controller_factory(cfg: Any, world_model: Any = None) -> Callable[[], Contro
     if cfg.planner == "random":
         return lambda: RandomController(action_dim, low, high, cfg.receding_horizon, cfg.seed)
     device = resolve_device(cfg.device)
-    model = world_model if world_model is not None else _load_world_model(cfg, device)
-    pcfg = _planner_config(cfg, cfg.planner, action_dim, low, high)
+    model = world_model if world_model is not None else load_plan_world_model(cfg, device)
+    pcfg = planner_config(cfg, cfg.planner, action_dim, low, high)
 
     def make() -> Controller:
         planner = make_planner(cfg.planner, pcfg, device=str(device))

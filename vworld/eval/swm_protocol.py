@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from vworld.data.episodes import RobotLog, RobotLogError, open_robot_log
+from vworld.data.episodes import RobotLog, RobotLogError
+from vworld.data.logs import open_robot_log
 from vworld.eval.mpc import goal_api
 
 __all__ = [

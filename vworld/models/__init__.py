@@ -1,6 +1,7 @@
 """vworld models: V-JEPA tubelet ViT encoder, masked predictor, registry, official-weight loaders."""
 
-from vworld.models.ac_predictor import ActionConditionedPredictor, build_ac_predictor
+from vworld.models.ac_predictor import ActionConditionedPredictor
+from vworld.models.ac_predictors import build_ac_predictor
 from vworld.models.official import (
     convert_official_state_dict,
     load_official_encoder,

@@ -29,6 +29,8 @@ state's ``angle_dims`` stay in radians and are wrapped after every step.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -305,4 +307,30 @@ LATENT_CONFIGS: dict[str, dict] = {
     ),
 }
 
-register_configs(LatentPredictor, LATENT_CONFIGS, kind="ac_predictor")
+
+@dataclass
+class LatentPredictorSettings:
+    """The recipe's ``model.*`` settings of a ``latent_*`` predictor; None keeps the named
+    architecture's value."""
+
+    # what the trainer fills in from the data and the encoder
+    DATA_ARGS: ClassVar[tuple[str, ...]] = (
+        "embed_dim",
+        "action_dim",
+        "state_dim",
+        "grid",
+        "angle_dims",
+    )
+    predictor_embed_dim: int | None = None
+    depth: int | None = None
+    residual: bool | None = None  # predict z_{t+1} - z_t
+    latent_dim: int | None = None
+    action_cond: str | None = None  # adaln | concat | input
+    proj_hidden: int | None = None
+    proj_norm: str | None = None  # batch | none
+    inverse_hidden: int | None = None  # 0: no inverse-dynamics head
+
+
+register_configs(
+    LatentPredictor, LATENT_CONFIGS, kind="ac_predictor", settings=LatentPredictorSettings
+)

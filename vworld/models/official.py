@@ -38,6 +38,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from vworld.files import load_tensors
 from vworld.layers.pos_embed import sincos_3d
 from vworld.models.predictor import MaskedPredictor
 from vworld.models.vit import VisionTransformer
@@ -71,7 +72,7 @@ def _read(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = load_tensors(path)
     if not isinstance(ckpt, dict):
         raise ValueError(f"{path} holds a {type(ckpt).__name__}, expected a dict")
     return ckpt

@@ -23,9 +23,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import torch
 from torch import Tensor
 
+from vworld.files import load_tensors
 from vworld.models.ac_predictor import ActionConditionedPredictor
 
 _PREFIXES = ("module.", "backbone.", "_orig_mod.")
@@ -168,7 +168,7 @@ def load_official_ac_predictor(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = load_tensors(path)
     if not isinstance(ckpt, dict):
         raise ValueError(f"{path} does not hold a dict, got {type(ckpt).__name__}")
     if key in ckpt:

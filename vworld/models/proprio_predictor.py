@@ -13,10 +13,9 @@ wrapped joint angles continuous across the wrap and lets an MLP fit the sharp ma
 configuration to its image features. The planner's interface is unchanged: the model returns
 frame tokens for every imagined step, so costs compare them with the goal image's tokens.
 
-Why it exists: on ``vworld/Reach-v0`` with 200 episodes and a few CPU minutes, the
-transformer's predictions barely changed across candidate actions (their spread was 1-3% of the
-true spread), so the planner had nothing to rank; this factorisation predicts the next latent
-about as well as a decoder given the true next state does. Its limit: everything the decoder
+Why it exists: with small data and a few CPU minutes, the transformer's predictions can barely
+change across candidate actions, leaving the planner nothing to rank; this factorisation makes
+the action's effect on the state explicit. Its limit: everything the decoder
 shows must follow from the state, so it suits scenes the robot alone changes (Reach,
 PointMaze); for scenes with objects (Push), ``train-ac data.sim_state_dims`` adds the object's
 pose to the state, and the state probe reads it from images when planning.
@@ -25,6 +24,8 @@ pose to the state, and the state probe reads it from images when planning.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor, nn
@@ -51,7 +52,6 @@ class ProprioLatentPredictor(nn.Module):
         dynamics_depth: hidden layers of the dynamics MLP.
         frequencies: integer multipliers of the Fourier features of the state.
         angle_dims: state indices holding angles wrapped to [-pi, pi).
-        max_steps: longest sequence accepted (kept for interface parity with the transformer).
     """
 
     learned_latent = False  # predicts the encoder's own tokens (no projector)
@@ -68,7 +68,6 @@ class ProprioLatentPredictor(nn.Module):
         dynamics_depth: int = 3,
         frequencies: Sequence[float] = (1.0, 2.0, 4.0),
         angle_dims: Sequence[int] = (),
-        max_steps: int = 64,
     ) -> None:
         super().__init__()
         bad = [d for d in angle_dims if not 0 <= int(d) < state_dim]
@@ -77,7 +76,6 @@ class ProprioLatentPredictor(nn.Module):
         self.embed_dim, self.action_dim, self.state_dim = embed_dim, action_dim, state_dim
         self.grid = self.token_grid = (int(grid[0]), int(grid[1]))
         self.num_frame_tokens = self.grid[0] * self.grid[1]
-        self.max_steps = max_steps
         self.angle_dims = [int(d) for d in angle_dims]
         self.register_buffer(
             "frequencies", torch.tensor([float(f) for f in frequencies]), persistent=False
@@ -111,9 +109,11 @@ class ProprioLatentPredictor(nn.Module):
         return z.unflatten(-1, (self.num_frame_tokens, self.embed_dim))
 
     # ------------------------------------------------------------------ interface
-    def forward(
-        self, z: Tensor, actions: Tensor, states: Tensor, extrinsics: Tensor | None = None
-    ) -> tuple[Tensor, Tensor]:
+    def embed(self, tokens: Tensor) -> Tensor:
+        """The planning latent of frames is their (pooled) tokens: the identity."""
+        return tokens
+
+    def forward(self, z: Tensor, actions: Tensor, states: Tensor) -> tuple[Tensor, Tensor]:
         """Teacher-forced next step for every step: index t predicts step t+1.
 
         Args:
@@ -174,8 +174,6 @@ class ProprioLatentPredictor(nn.Module):
                 f"(grid {self.grid}), got {tuple(z.shape)}"
             )
         t = z.shape[1]
-        if t > self.max_steps:
-            raise ValueError(f"z has T={t} steps, max_steps={self.max_steps}")
         t_a = t if t_actions is None else t_actions
         if a.dim() != 3 or a.shape[1:] != (t_a, self.action_dim):
             raise ValueError(f"actions must be (B, {t_a}, {self.action_dim}), got {tuple(a.shape)}")
@@ -209,4 +207,25 @@ PROPRIO_CONFIGS: dict[str, dict] = {
 }
 
 
-register_configs(ProprioLatentPredictor, PROPRIO_CONFIGS, kind="ac_predictor")
+@dataclass
+class ProprioPredictorSettings:
+    """The recipe's ``model.*`` settings of a ``proprio_*`` predictor; None keeps the named
+    architecture's value."""
+
+    # what the trainer fills in from the data and the encoder
+    DATA_ARGS: ClassVar[tuple[str, ...]] = (
+        "embed_dim",
+        "action_dim",
+        "state_dim",
+        "grid",
+        "angle_dims",
+    )
+    predictor_embed_dim: int | None = None  # latent decoder width
+    depth: int | None = None  # latent decoder hidden layers
+    dynamics_dim: int | None = None
+    dynamics_depth: int | None = None
+
+
+register_configs(
+    ProprioLatentPredictor, PROPRIO_CONFIGS, kind="ac_predictor", settings=ProprioPredictorSettings
+)

@@ -26,6 +26,7 @@ from vworld.models.vit import VisionTransformer
 
 _REGISTRY: dict[str, tuple[Callable[..., nn.Module], str]] = {}
 _CLASSES: dict[str, type[nn.Module]] = {}  # names registered by register_configs
+_SETTINGS: dict[str, type] = {}  # name -> the dataclass of its recipe settings
 
 
 def register_model(
@@ -56,6 +57,13 @@ def model_class(name: str) -> type[nn.Module] | None:
     """The class a name registered with :func:`register_configs` builds (else None)."""
     _check_name(name)
     return _CLASSES.get(name)
+
+
+def model_settings(name: str) -> type | None:
+    """The dataclass of the recipe settings (``model.*``) a name registered with
+    :func:`register_configs` accepts, or None."""
+    _check_name(name)
+    return _SETTINGS.get(name)
 
 
 def model_kind(name: str) -> str:
@@ -95,15 +103,31 @@ def build(cls: type[nn.Module], defaults: dict[str, Any], overrides: dict[str, A
     return cls(**{**defaults, **overrides})
 
 
-def register_configs(cls: type[nn.Module], configs: dict[str, dict[str, Any]], kind: str) -> None:
-    """Register each named architecture of ``configs`` as ``build(cls, defaults, overrides)``."""
-    for name, defaults in configs.items():
+def register_configs(
+    cls: type[nn.Module],
+    configs: dict[str, dict[str, Any]],
+    kind: str,
+    settings: type | None = None,
+    aliases: dict[str, str] | None = None,
+) -> None:
+    """Register each named architecture of ``configs`` as ``build(cls, defaults, overrides)``.
+
+    Args:
+        settings: a dataclass whose fields are the arguments a recipe may set (``model.*``).
+        aliases: ``{old name: registered name}``, kept so that old recipes still load.
+    """
+    for name, defaults in {
+        **configs,
+        **{a: configs[n] for a, n in (aliases or {}).items()},
+    }.items():
 
         def factory(_defaults: dict[str, Any] = defaults, **overrides: Any) -> nn.Module:
             return build(cls, _defaults, overrides)
 
         register_model(name, kind=kind)(factory)
         _CLASSES[name] = cls
+        if settings is not None:
+            _SETTINGS[name] = settings
 
 
 def _vit(**defaults: Any) -> Callable[..., nn.Module]:
@@ -178,7 +202,17 @@ _PREDICTORS: dict[str, dict[str, Any]] = {
     ),
 }
 
+
+def _spec_name(name: str, d: dict[str, Any]) -> str:
+    """``vit_large`` -> ``vit_large_p16t2_256px_16f``: patch, tubelet, image size and frames."""
+    patch, tubelet = d.get("patch_size", 16), d.get("tubelet_size", 2)
+    return f"{name}_p{patch}t{tubelet}_{d.get('img_size', 256)}px_{d.get('num_frames', 16)}f"
+
+
+# Every encoder is registered under the name that states its spec; the short name is an alias.
+ENCODER_ALIASES: dict[str, str] = {n: _spec_name(n, d) for n, d in _ENCODERS.items()}
 for _name, _defaults in _ENCODERS.items():
-    register_model(_name, kind="encoder")(_vit(**_defaults))
+    register_model(ENCODER_ALIASES[_name], kind="encoder")(_vit(**_defaults))
+    register_model(_name, kind="encoder_alias")(_vit(**_defaults))
 for _name, _defaults in _PREDICTORS.items():
     register_model(_name, kind="predictor")(_predictor(**_defaults))

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from vworld.files import atomic_path
+
 __all__ = [
     "CheckpointError",
     "atomic_save",
@@ -37,19 +39,9 @@ class CheckpointError(RuntimeError):
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """``torch.save`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)
 
 
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict:
@@ -60,7 +52,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # torch raises several types for corrupt or unsafe files
-        raise CheckpointError(f"{path}: cannot load checkpoint safely: {e}") from None
+        reason = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
+        raise CheckpointError(
+            f"{path}: cannot load checkpoint safely (torch.load with weights_only=True "
+            f"refused it: {reason})"
+        ) from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
     return obj

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from vworld.config import MISSING, save_config
 from vworld.data.video import VideoDataConfig, build_video_loader
-from vworld.encoders import export_encoder
+from vworld.encoders import export_encoder, write_encoder_spec
 from vworld.masks.multiblock import MaskConfig, MaskSampler
 from vworld.models.registry import create_model
 from vworld.train.ema import ema_update, make_target
@@ -230,6 +230,7 @@ def pretrain(cfg: PretrainConfig) -> Path:
     if acc.is_main_process:
         out_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, out_dir / "config.yaml")
+        write_encoder_spec(out_dir, cfg.model.encoder, _export_kwargs(cfg))
 
     if target is not None:
         target.to(acc.device)
@@ -359,11 +360,15 @@ def pretrain(cfg: PretrainConfig) -> Path:
     bar.close()
     if acc.is_main_process:
         final = _unwrap(target) if target is not None else inner.encoder
-        kwargs = {**encoder_kwargs(cfg), "grad_checkpointing": False, "drop_path_rate": 0.0}
-        export_encoder(out_dir, final, cfg.model.encoder, kwargs)
+        export_encoder(out_dir, final, cfg.model.encoder, _export_kwargs(cfg))
         log.info("pretraining done: %s (final loss %.4f)", out_dir, loss_val)
     acc.wait_for_everyone()
     return out_dir
+
+
+def _export_kwargs(cfg: PretrainConfig) -> dict:
+    """The encoder's arguments for inference: no gradient checkpointing, no drop path."""
+    return {**encoder_kwargs(cfg), "grad_checkpointing": False, "drop_path_rate": 0.0}
 
 
 def _unwrap(m: nn.Module) -> nn.Module:

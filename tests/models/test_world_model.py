@@ -1,0 +1,109 @@
+"""The world-model contract: predictors implement Predictor, the file format round-trips and
+is read strictly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from vworld.models.ac_predictors import ac_predictor_names, build_ac_predictor
+from vworld.models.registry import create_model
+from vworld.world_model import JEPAWorldModel, Predictor, WorldModel, load_world_model
+from vworld.world_model_format import WorldModelFormatError
+
+_STATS = {
+    "action_mean": [0.0] * 3,
+    "action_std": [1.0] * 3,
+    "state_mean": [0.0] * 4,
+    "state_std": [2.0] * 4,
+}
+
+
+@pytest.mark.parametrize("name", ["ac_test", "proprio_test", "latent_test"])
+def test_every_predictor_family_implements_the_predictor_protocol(name):
+    assert name in ac_predictor_names()
+    model = build_ac_predictor(name, embed_dim=48, grid=(2, 2))
+    assert isinstance(model, Predictor)
+    tokens = torch.randn(3, 2, 4, 48)  # (B, T, Np, D)
+    z = model.embed(tokens)
+    if model.learned_latent:
+        assert z.shape == (3, 2, model.latent_dim)
+    else:
+        assert z is tokens  # token-space models plan on the tokens themselves
+    zp, sp = model(z, torch.randn(3, 2, 3), torch.randn(3, 2, 4))
+    assert zp.shape == z.shape and sp.shape == (3, 2, 4)
+    zr, sr = model.rollout(
+        z[:1, :1], torch.randn(1, 1, 4), torch.zeros(1, 0, 3), torch.randn(5, 2, 3)
+    )
+    assert zr.shape == (5, 2, *z.shape[2:]) and sr.shape == (5, 2, 4)
+
+
+def test_an_object_without_the_members_is_not_a_predictor_or_world_model():
+    assert not isinstance(torch.nn.Linear(2, 2), Predictor)
+    assert not isinstance(torch.nn.Linear(2, 2), WorldModel)
+    with pytest.raises(TypeError, match="does not implement Predictor"):
+        _world_model(predictor=torch.nn.Linear(2, 2))
+
+
+def _world_model(predictor=None) -> JEPAWorldModel:
+    torch.manual_seed(0)
+    encoder = create_model("vit_test", img_size=32, num_frames=2)
+    kwargs = {"embed_dim": 48, "action_dim": 3, "state_dim": 4, "grid": (2, 2)}
+    predictor = predictor if predictor is not None else build_ac_predictor("latent_test", **kwargs)
+    return JEPAWorldModel(
+        encoder,
+        predictor,
+        ("latent_test", {**kwargs, "grid": [2, 2]}),
+        {"model": "vit_test", "kwargs": {"img_size": 32, "num_frames": 2}},
+        _STATS,
+        (32, 32),
+        (4, 4),
+        pool_grid=(2, 2),
+        frame_stride=2,
+        action_mode="sum",
+        frame_codec={"codec": "h264", "pix_fmt": "yuv444p", "crf": 0},
+    )
+
+
+def test_save_then_load_gives_the_same_world_model(tmp_path):
+    wm = _world_model()
+    assert isinstance(wm, WorldModel)
+    wm.save(tmp_path / "wm")
+    back = load_world_model(tmp_path / "wm")
+    assert isinstance(back, WorldModel)
+    assert back.frame_stride == 2 and back.frame_codec == wm.frame_codec
+    assert back.sim_state_dims == [] and back.state_dims is None
+    frames = torch.randint(0, 255, (1, 1, 32, 32, 3), dtype=torch.uint8)
+    z = wm.encode(frames)
+    torch.testing.assert_close(back.encode(frames), z)
+    actions = torch.rand(6, 3, 3) * 2 - 1
+    s = torch.zeros(1, 1, 4)
+    for got, want in zip(back.rollout(z, s, actions), wm.rollout(z, s, actions)):
+        torch.testing.assert_close(got, want)
+    # saving the loaded one writes the same description
+    back.save(tmp_path / "again")
+    first = json.loads((tmp_path / "wm" / "world_model.json").read_text())
+    assert json.loads((tmp_path / "again" / "world_model.json").read_text()) == first
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda m: m.pop("frame_stride"), "missing frame_stride"),
+        (lambda m: m.update(frame_strides=5), "unknown frame_strides"),
+        (lambda m: m["predictor"].pop("weights"), "missing predictor.weights"),
+        (lambda m: m.update(frame_stride="5"), "field frame_stride is str, expected int"),
+        (lambda m: m.update(format="vworld-world-model/0"), "field format"),
+    ],
+)
+def test_world_model_json_is_read_strictly(tmp_path, edit, message):
+    out = _world_model().save(tmp_path / "wm")
+    path = out / "world_model.json"
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+    with pytest.raises(WorldModelFormatError, match=message) as err:
+        load_world_model(out)
+    assert str(path) in str(err.value)
