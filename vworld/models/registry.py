@@ -3,7 +3,9 @@
 Encoders follow the ViT sizes of V-JEPA / V-JEPA 2 (``vit_giant`` is the released V-JEPA 2
 ViT-g, the official ``vit_giant_xformers``: 1408 wide, 40 deep, 22 heads, MLP ratio 48/11);
 ``vit_micro`` is a laptop-sized recipe (64 px, patch 8, 8 frames) and ``*_test`` variants are
-tiny so that one parametrised test exercises every name.
+tiny so that one parametrised test exercises every name. An encoder is registered under the
+name of its spec, ``<size>_p<patch>t<tubelet>_<image>px_<frames>f`` (``vit_micro_p8t2_64px_8f``);
+the short name stays as an alias (kind ``encoder_alias``), so older recipes still load.
 
 Public API:
 
@@ -11,6 +13,8 @@ Public API:
 - ``create_model(name, **overrides) -> nn.Module``: overrides are the model class's keyword
   arguments; an unknown name or keyword raises with the valid choices.
 - ``list_models(kind=None) -> list[str]`` and ``model_kind(name) -> str``.
+- ``register_configs(cls, configs, kind, settings)``: named architectures of one class, with
+  the dataclass of the settings a recipe may give them (``model_settings(name)``).
 """
 
 from __future__ import annotations
