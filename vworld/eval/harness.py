@@ -75,8 +75,8 @@ class PlanConfig:
             uniform actions held ``action_block`` steps) or ``"scripted"``
             (``envs.policies.ScriptedPolicy``, the collection policy, toward a random sub-goal:
             like DINO-WM's goals taken from held-out dataset trajectories). Use ``scripted``
-            where random actions rarely change the task state: on Push 46 of 50 random offset
-            goals leave the block where it starts.
+            where random actions rarely change the task state (on Push most random offset
+            goals leave the block where it starts).
         goal_dataset: the held-out LeRobot dataset (``vworld collect``) of ``dataset`` goals.
         max_steps: env-step budget of an episode.
         planner: ``"cem"``, ``"mppi"``, ``"gd"``, ``"random"`` or ``"oracle"`` (CEM with the
