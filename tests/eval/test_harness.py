@@ -15,7 +15,8 @@ from vworld.config import load_config
 from vworld.eval.costs import CostConfig
 from vworld.eval.goals import make_goal
 from vworld.eval.harness import PlanConfig, make_env, run_planning
-from vworld.eval.mpc import LatentController, OracleSimulator
+from vworld.eval.mpc import LatentController
+from vworld.eval.oracle import OracleSimulator
 from vworld.world_model import WorldModel
 
 FAST_CEM = CEMConfig(num_samples=16, num_elites=4, iterations=2)

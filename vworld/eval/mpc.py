@@ -1,4 +1,4 @@
-"""Model-predictive control toward a goal image: latent MPC, and random and oracle baselines.
+"""Model-predictive control toward a goal image: latent MPC, and the random baseline.
 
 The control loop of DINO-WM (Zhou et al. 2024) and V-JEPA 2-AC (Assran et al. 2025): encode
 the current observation and the goal image, plan an action sequence that brings the world
@@ -7,8 +7,8 @@ planned actions, each held for ``action_block`` env steps (one world-model step 
 block), then replan, warm-starting from the previous plan shifted by the executed actions
 (TD-MPC2). The episode stops on success, read from the env's ``info`` after every executed
 env step, or when the step budget is spent. The simulator's state never steers the latent
-controller; only the :class:`OracleController` baseline plans with the true simulator, to
-measure the headroom a perfect model would give.
+controller; only the oracle baseline (``vworld.eval.oracle``) plans with the true simulator,
+to measure the headroom a perfect model would give.
 """
 
 from __future__ import annotations
@@ -23,15 +23,12 @@ from torch import Tensor
 
 from planners import Planner
 from vworld.eval.costs import CostConfig, make_latent_cost
-from vworld.eval.oracle import OracleController, OracleSimulator
 from vworld.world_model import WorldModel
 
 __all__ = [
     "Controller",
     "EpisodeResult",
     "LatentController",
-    "OracleController",
-    "OracleSimulator",
     "RandomController",
     "goal_api",
     "run_episode",
