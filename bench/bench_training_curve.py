@@ -10,8 +10,10 @@ cost, so a reader can check what the planner compared.
     python bench/bench_training_curve.py runs/demo/world_model \\
         --plan configs/plan/cem-reach-latent.yaml --env vworld/Reach-v0 --episodes 50
 
-Checkpoints of a run that fine-tuned its encoder are refused (their encoder is not the
-exported one).
+A kept checkpoint is taken mid-schedule, at that step's learning rate and not annealed, so
+its success is below what a run trained to that step count would reach; to see what longer
+training buys, compare runs with different ``train.steps``. Checkpoints of a run that
+fine-tuned its encoder are refused (their encoder is not the exported one).
 """
 
 from __future__ import annotations
