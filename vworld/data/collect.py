@@ -146,7 +146,13 @@ _WORKER: dict[str, Any] = {}
 
 
 def _worker_init(cfg: dict) -> None:
+    import torch
+
     from envs.policies import make_policy
+
+    # Workers run side by side on the machine's cores: an env that renders with torch (swm's
+    # TwoRoom) would otherwise start one thread per core in every worker.
+    torch.set_num_threads(1)
 
     env = make_env(cfg["env"], cfg["render_size"], cfg["frame_skip"], cfg["steps"])
     policies = [make_policy(name, env) for name in policy_names(cfg["policy"])]
