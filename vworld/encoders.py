@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from vworld.data.transforms import normalize
-from vworld.files import atomic_path, atomic_write_text, load_tensors
+from vworld.files import atomic_write_text, load_tensors, save_weights
 
 __all__ = [
     "encode_frames",
@@ -38,14 +38,9 @@ def write_encoder_spec(out_dir: str | os.PathLike, name: str, kwargs: dict) -> P
 
 def export_encoder(out_dir: str | os.PathLike, encoder: nn.Module, name: str, kwargs: dict) -> Path:
     """Write ``encoder.safetensors`` and ``encoder.json`` into ``out_dir`` (atomically)."""
-    from safetensors.torch import save_file
-
-    out = Path(out_dir)
-    state = {k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}
-    with atomic_path(out / "encoder.safetensors") as tmp:
-        save_file(state, str(tmp))
-    write_encoder_spec(out, name, kwargs)
-    return out / "encoder.safetensors"
+    weights = save_weights(encoder, Path(out_dir) / "encoder.safetensors")
+    write_encoder_spec(out_dir, name, kwargs)
+    return weights
 
 
 def encoder_spec(path: str | os.PathLike) -> dict | None:

@@ -20,6 +20,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "load_tensors",
+    "save_weights",
 ]
 
 
@@ -70,12 +71,24 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def save_weights(module: object, path: str | os.PathLike) -> Path:
+    """A module's ``state_dict`` as safetensors (CPU, contiguous), written atomically."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp))
+    return Path(path)
+
+
 class UnsafeCheckpointError(ValueError):
     """A ``.pt`` file that ``torch.load(weights_only=True)`` refuses (it needs pickled code)."""
 
 
-def load_tensors(path: str | os.PathLike, mmap: bool = False) -> object:
-    """``torch.load(path, weights_only=True)`` on the CPU: no pickled code ever runs.
+def load_tensors(
+    path: str | os.PathLike, mmap: bool = False, map_location: object = "cpu"
+) -> object:
+    """``torch.load(path, weights_only=True)``: no pickled code ever runs.
 
     Raises:
         UnsafeCheckpointError: naming the file and PyTorch's reason, for a file that holds
@@ -84,7 +97,7 @@ def load_tensors(path: str | os.PathLike, mmap: bool = False) -> object:
     import torch
 
     try:
-        return torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
+        return torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except Exception as e:  # UnpicklingError, RuntimeError, EOFError...: name the file
         reason = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
         raise UnsafeCheckpointError(

@@ -29,7 +29,7 @@ from torch import Tensor, nn
 
 from vworld.data.windows import Normalizer
 from vworld.encoders import encode_frames, encoder_spec, export_encoder, load_encoder
-from vworld.files import atomic_path, atomic_write_text
+from vworld.files import atomic_write_text, save_weights
 from vworld.layers.pooling import pool_tokens
 from vworld.models.ac_predictors import build_ac_predictor
 from vworld.models.state_probe import StateProbe
@@ -299,15 +299,10 @@ class JEPAWorldModel(nn.Module):
         """Write the world model into ``out_dir`` (every file atomically); returns the folder.
 
         ``world_model.json`` is written last, so a folder with one is complete."""
-        from safetensors.torch import save_file
-
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
 
         def weights(module: nn.Module, name: str) -> str:
-            state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
-            with atomic_path(out / name) as tmp:
-                save_file(state, str(tmp))
+            save_weights(module, out / name)
             return name
 
         if isinstance(self.encoder_source, dict):
@@ -320,7 +315,11 @@ class JEPAWorldModel(nn.Module):
         meta = {
             "format": FORMAT,
             "encoder": encoder_ref,
-            "predictor": {"name": name, "kwargs": kwargs, "weights": ""},
+            "predictor": {
+                "name": name,
+                "kwargs": kwargs,
+                "weights": weights(self.predictor, "predictor.safetensors"),
+            },
             "image_size": list(self.image_size),
             "encoder_grid": list(self.encoder_grid),
             "pool_grid": list(self.pool_grid) if self.pool_grid else None,
@@ -332,7 +331,6 @@ class JEPAWorldModel(nn.Module):
             "sim_state_dims": self.sim_state_dims,
             "probe": None,
         }
-        meta["predictor"]["weights"] = weights(self.predictor, "predictor.safetensors")
         if self.probe is not None:
             meta["probe"] = {
                 "weights": weights(self.probe, "probe.safetensors"),

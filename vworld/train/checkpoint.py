@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from vworld.files import atomic_path
+from vworld.files import UnsafeCheckpointError, atomic_path, load_tensors
 
 __all__ = [
     "CheckpointError",
@@ -50,13 +50,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises several types for corrupt or unsafe files
-        reason = next((ln.strip() for ln in str(e).splitlines() if ln.strip()), type(e).__name__)
-        raise CheckpointError(
-            f"{path}: cannot load checkpoint safely (torch.load with weights_only=True "
-            f"refused it: {reason})"
-        ) from None
+        obj = load_tensors(path, map_location=map_location)
+    except UnsafeCheckpointError as e:
+        raise CheckpointError(f"cannot load checkpoint safely: {e}") from None
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path}: expected a dict checkpoint, got {type(obj).__name__}")
     return obj

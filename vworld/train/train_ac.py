@@ -210,12 +210,12 @@ def train_ac(cfg: TrainACConfig) -> Path:
     inner = model
     extra = [probe_objective] if probe_objective is not None else []
     prepared = acc.prepare(trained, *extra, optimizer)
-    model, optimizer = prepared[0], prepared[-1]
+    wrapped, optimizer = prepared[:-1], prepared[-1]  # the modules DDP synchronises
+    model = wrapped[0]
     if probe_objective is not None:
-        probe_objective = prepared[1]
+        probe_objective = wrapped[1]
     if objective is not None:
         objective, inner_objective = model, acc.unwrap_model(model)
-    inner_probe = probe
 
     metrics = (
         MetricsLogger(
@@ -247,7 +247,6 @@ def train_ac(cfg: TrainACConfig) -> Path:
             )
             ctx = contextlib.ExitStack()
             if m < cfg.train.grad_accum - 1:  # all-reduce gradients on the last micro-batch
-                wrapped = (model,) if probe_objective is None else (model, probe_objective)
                 for module in wrapped:
                     ctx.enter_context(acc.no_sync(module))
             with ctx, acc.autocast():
@@ -310,10 +309,10 @@ def train_ac(cfg: TrainACConfig) -> Path:
                 inner.eval()
                 val = validate_tokens(inner, val_w, norm, cfg.train.val_windows, acc.device)
                 inner.train()
-            if inner_probe is not None and probe_val is not None:
-                inner_probe.eval()
-                val.update(validate_probe(inner_probe, probe_val, acc.device))
-                inner_probe.train()
+            if probe is not None and probe_val is not None:
+                probe.eval()
+                val.update(validate_probe(probe, probe_val, acc.device))
+                probe.train()
             record = record or {"step": done, "loss": loss_val, "lr": lr}
             record.update(val)
         if record is not None and metrics is not None:
@@ -326,7 +325,7 @@ def train_ac(cfg: TrainACConfig) -> Path:
                 "predictor": inner.state_dict(),
                 **({"objective": inner_objective.state_dict()} if objective is not None else {}),
                 "optimizer": optimizer.state_dict(),
-                **({"probe": inner_probe.state_dict()} if inner_probe is not None else {}),
+                **({"probe": probe.state_dict()} if probe is not None else {}),
             },
         )
     bar.close()
@@ -346,7 +345,7 @@ def train_ac(cfg: TrainACConfig) -> Path:
             list(cfg.data.angle_dims),
             robot_log.recording_codec(),
             list(cfg.data.sim_state_dims or []),
-            inner_probe,
+            probe,
             probe_kwargs,
             probe_grid,
         ).save(out_dir)
