@@ -17,7 +17,6 @@ its own tokens.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -29,9 +28,8 @@ from vworld.layers.block_causal import ACBlock, build_block_causal_mask
 from vworld.layers.mlp import MLP
 from vworld.layers.pooling import pool_tokens
 from vworld.layers.rope import rope_angles, rope_axis_dim
+from vworld.models.ac_rollout import StateFn, rollout_cached, rollout_uncached
 from vworld.models.registry import register_configs
-
-StateFn = Callable[[Tensor, Tensor], Tensor]
 
 
 class ActionConditionedPredictor(nn.Module):
@@ -298,77 +296,8 @@ class ActionConditionedPredictor(nn.Module):
         if self.state_head is None and state_fn is None:
             raise ValueError("the model has no state head; pass state_fn to rollout")
         if use_cache:
-            return self._rollout_cached(z_ctx, s_ctx, a_ctx, actions, e_ctx, state_fn)
-        return self._rollout_uncached(z_ctx, s_ctx, a_ctx, actions, e_ctx, state_fn)
-
-    def _next_state(
-        self, s_pred: Tensor | None, s: Tensor, a: Tensor, state_fn: StateFn | None
-    ) -> Tensor:
-        if state_fn is None:
-            assert s_pred is not None
-            return s_pred
-        return state_fn(s[:, 0], a[:, 0]).unsqueeze(1)  # (N, 1, S)
-
-    def _rollout_uncached(self, z_ctx, s_ctx, a_ctx, actions, e_ctx, state_fn):
-        n, horizon = actions.shape[:2]
-        z_seq = z_ctx.expand(n, -1, -1, -1)
-        s_seq = s_ctx.expand(n, -1, -1)
-        a_seq = a_ctx.expand(n, -1, -1)
-        e_seq = None if e_ctx is None else e_ctx.expand(n, -1, -1)
-        zs, ss = [], []
-        for j in range(horizon):
-            a_in = torch.cat([a_seq, actions[:, : j + 1]], dim=1)
-            z_out, s_out = self(z_seq, a_in, s_seq, e_seq)
-            z_next = z_out[:, -1:]
-            s_last = None if s_out is None else s_out[:, -1:]
-            s_next = self._next_state(s_last, s_seq[:, -1:], actions[:, j : j + 1], state_fn)
-            zs.append(z_next)
-            ss.append(s_next)
-            z_seq = torch.cat([z_seq, z_next], dim=1)
-            s_seq = torch.cat([s_seq, s_next], dim=1)
-            if e_seq is not None:
-                e_seq = torch.cat([e_seq, e_seq[:, -1:]], dim=1)
-        return torch.cat(zs, dim=1), torch.cat(ss, dim=1)
-
-    def _rollout_cached(self, z_ctx, s_ctx, a_ctx, actions, e_ctx, state_fn):
-        n, horizon = actions.shape[:2]
-        tc, length = z_ctx.shape[1], self.tokens_per_step
-        dev = z_ctx.device
-        ctx_kv: list[tuple[Tensor, Tensor] | None] = [None] * len(self.predictor_blocks)
-        if tc > 1:  # context steps with known actions: once, at the context's own batch
-            e_in = None if e_ctx is None else e_ctx[:, :-1]
-            x = self._embed(z_ctx[:, :-1], a_ctx, s_ctx[:, :-1], e_in)
-            rope = self._rope(0, tc - 1, dev)
-            mask = build_block_causal_mask(tc - 1, length, dev)
-            for i, blk in enumerate(self.predictor_blocks):
-                x, k, v = blk(x, rope, mask)
-                ctx_kv[i] = (k, v)  # (B, heads, (Tc-1)*L, hd), shared by all candidates
-        own: list[list[Tensor | None]] = [[None, None] for _ in self.predictor_blocks]
-        if not torch.is_grad_enabled():  # preallocate: each step writes its keys/values in place
-            buf_shape = (n, self.num_heads, horizon * length, self.head_dim)
-            dtype = self.predictor_embed.weight.dtype
-            if torch.is_autocast_enabled(dev.type):  # keys/values come out in the autocast dtype
-                dtype = torch.get_autocast_dtype(dev.type)
-            own = [
-                [torch.empty(buf_shape, device=dev, dtype=dtype) for _ in range(2)]
-                for _ in self.predictor_blocks
-            ]
-        z_t = z_ctx[:, -1:].expand(n, -1, -1, -1)  # (N, 1, Np', D)
-        s_t = s_ctx[:, -1:].expand(n, -1, -1)  # (N, 1, S)
-        e_t = None if e_ctx is None else e_ctx[:, -1:].expand(n, -1, -1)
-        zs, ss = [], []
-        for j in range(horizon):
-            a_j = actions[:, j : j + 1]
-            x = self._embed(z_t, a_j, s_t, e_t)  # (N, L, C)
-            rope = self._rope(tc - 1 + j, 1, dev)
-            for blk, kv, own_kv in zip(self.predictor_blocks, ctx_kv, own):
-                x = blk.forward_step(x, rope, kv, own_kv, j * length)
-            z_next, s_pred = self._readout(x, s_t, z_t)
-            s_t = self._next_state(s_pred, s_t, a_j, state_fn)
-            z_t = z_next
-            zs.append(z_next)
-            ss.append(s_t)
-        return torch.cat(zs, dim=1), torch.cat(ss, dim=1)
+            return rollout_cached(self, z_ctx, s_ctx, a_ctx, actions, e_ctx, state_fn)
+        return rollout_uncached(self, z_ctx, s_ctx, a_ctx, actions, e_ctx, state_fn)
 
 
 # Named architectures. Each is a spec: encoder width, token grid and predictor size.

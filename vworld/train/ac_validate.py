@@ -4,7 +4,8 @@
 tokens, from one context frame, beside the copy-the-last-latent baseline (a model that does
 no better has learned nothing about the dynamics). ``validate_probe``: the probe's absolute
 error per probed state dim. The compact-latent models' measures (action sensitivity, latent
-std and rank) are ``vworld.train.latent_objective.validate_latent``.
+std and rank) are ``vworld.train.latent_objective.validate_latent``. ``validate_run``: what
+training logs at each validation, whichever the model.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from torch import nn
 from vworld.data.windows import ACWindows, Normalizer, ProbeFrames
 from vworld.layers.angles import wrap_angles
 from vworld.models.state_probe import StateProbe
+from vworld.train.latent_objective import LatentObjective, validate_latent
 
-__all__ = ["validate_probe", "validate_tokens"]
+__all__ = ["validate_probe", "validate_run", "validate_tokens"]
 
 
 @torch.no_grad()
@@ -57,3 +59,28 @@ def validate_probe(
         out[f"val_probe_mae_s{d}"] = float(err[:, i].mean())
         out[f"val_probe_p90_s{d}"] = float(err[:, i].quantile(0.9))
     return out
+
+
+def validate_run(
+    model: nn.Module,
+    probe: StateProbe | None,
+    windows: ACWindows,
+    probe_frames: ProbeFrames | None,
+    norm: Normalizer,
+    max_windows: int,
+    device: torch.device,
+) -> dict[str, float]:
+    """The held-out measures of ``model`` (a predictor over the encoder's tokens, or a
+    :class:`LatentObjective` around a compact-latent one) and of the probe, if any. Each module
+    is put in eval mode for the measure and back in training mode afterwards."""
+    model.eval()
+    if isinstance(model, LatentObjective):
+        val = validate_latent(model, windows, norm, max_windows, device)
+    else:
+        val = validate_tokens(model, windows, norm, max_windows, device)
+    model.train()
+    if probe is not None and probe_frames is not None:
+        probe.eval()
+        val.update(validate_probe(probe, probe_frames, device))
+        probe.train()
+    return val

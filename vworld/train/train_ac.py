@@ -39,9 +39,9 @@ from vworld.encoders import encoder_spec, load_encoder
 from vworld.models.ac_predictors import build_ac_predictor, predictor_settings
 from vworld.models.state_probe import StateProbe
 from vworld.train.ac_config import TrainACConfig
-from vworld.train.ac_validate import validate_probe, validate_tokens
+from vworld.train.ac_validate import validate_run
 from vworld.train.features import encode_log, load_frames
-from vworld.train.latent_objective import LatentObjective, validate_latent
+from vworld.train.latent_objective import LatentObjective
 from vworld.train.monitor import MetricsLogger
 from vworld.train.objectives import ProbeObjective, ac_losses
 from vworld.train.runtime import (
@@ -80,6 +80,95 @@ def _model_kwargs(
     }
     wanted = predictor_settings(cfg.model.name).DATA_ARGS
     return {**{k: from_data[k] for k in wanted}, **cfg.model.settings()}
+
+
+def _make_probe(
+    cfg: TrainACConfig,
+    train_eps: list,
+    val_eps: list,
+    probe_grid: tuple[int, int],
+    probe_every: int,
+    embed_dim: int,
+    state_dim: int,
+) -> tuple[StateProbe, dict, ProbeFrames, ProbeFrames | None]:
+    """The state probe (``probe.*``) with its normalisation fitted on up to 20000 training
+    frames, its constructor arguments (saved with the world model), and its frame sets."""
+    probe_train = ProbeFrames(train_eps, probe_every)
+    probe_val = ProbeFrames(val_eps, probe_every) if val_eps else None
+    probe_kwargs = {
+        "num_tokens": probe_grid[0] * probe_grid[1],
+        "embed_dim": embed_dim,
+        "state_dim": int(state_dim),
+        "dims": cfg.probe.dims,
+        "angle_dims": list(
+            cfg.data.angle_dims if cfg.probe.angle_dims is None else cfg.probe.angle_dims
+        ),
+        "hidden": cfg.probe.hidden,
+        "depth": cfg.probe.depth,
+    }
+    probe = StateProbe(**probe_kwargs)
+    frames = torch.linspace(0, len(probe_train) - 1, min(len(probe_train), 20000)).long()
+    probe.set_stats(*probe_train.get(frames))
+    return probe, probe_kwargs, probe_train, probe_val
+
+
+def _accumulate(
+    cfg: TrainACConfig,
+    acc,
+    step: int,
+    wrapped: list[nn.Module],
+    objective: nn.Module | None,
+    probe_objective: nn.Module | None,
+    train_w: ACWindows,
+    probe_train: ProbeFrames | None,
+    norm: Normalizer,
+    global_rows: Tensor,
+    probe_rows: Tensor | None,
+    micro: int,
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Forward and backward this rank's share of one step's batch, ``train.grad_accum``
+    micro-batches of ``micro`` windows; gradients are all-reduced on the last one only.
+    ``wrapped[0]`` is the predictor, or the latent ``objective`` around it. Returns the step's
+    loss and each loss term, averaged over the micro-batches."""
+    world, rank, accum = acc.num_processes, acc.process_index, cfg.train.grad_accum
+    step_loss = torch.zeros((), device=acc.device)
+    parts: dict[str, Tensor] = {}
+    for m in range(accum):
+        mine = torch.arange(micro) * world + rank + world * m * micro
+        z, a, s = train_w.get(global_rows[mine])
+        z, a, s = (
+            z.to(acc.device),
+            norm.actions(a.to(acc.device)),
+            norm.states(s.to(acc.device)),
+        )
+        ctx = contextlib.ExitStack()
+        if m < accum - 1:
+            for module in wrapped:
+                ctx.enter_context(acc.no_sync(module))
+        with ctx, acc.autocast():
+            if objective is not None:
+                loss, terms = objective(z, a, s, step_seed(cfg.seed, step, 7))
+            else:
+                loss, terms = ac_losses(
+                    wrapped[0],
+                    z,
+                    a,
+                    s,
+                    cfg.train.rollout_steps,
+                    cfg.train.state_loss_weight,
+                    list(cfg.data.angle_dims),
+                )
+            if probe_objective is not None:
+                assert probe_train is not None and probe_rows is not None
+                zp, sp = probe_train.get(probe_rows[mine])
+                loss_probe = probe_objective(zp.to(acc.device), sp.to(acc.device))
+                loss = loss + cfg.probe.loss_weight * loss_probe
+                terms["loss_probe"] = loss_probe.detach()
+            acc.backward(loss / accum)
+        step_loss += loss.detach() / accum
+        for k, v in terms.items():
+            parts[k] = parts.get(k, 0.0) + v / accum
+    return step_loss, parts
 
 
 def train_ac(cfg: TrainACConfig) -> Path:
@@ -161,26 +250,12 @@ def train_ac(cfg: TrainACConfig) -> Path:
             encoder_grid=(gh, gw),
             pool_grid=pool,
         )
-    probe_kwargs = None
-    probe = probe_objective = None
-    probe_train = probe_val = None
+    probe = probe_kwargs = probe_objective = probe_train = probe_val = None
     if probe_grid is not None:
-        probe_train = ProbeFrames([episodes[i] for i in train_eps], probe_every)
-        probe_val = ProbeFrames([episodes[i] for i in val_eps], probe_every) if val_eps else None
-        probe_kwargs = {
-            "num_tokens": probe_grid[0] * probe_grid[1],
-            "embed_dim": int(encoder.embed_dim),
-            "state_dim": int(state_dim),
-            "dims": cfg.probe.dims,
-            "angle_dims": list(
-                cfg.data.angle_dims if cfg.probe.angle_dims is None else cfg.probe.angle_dims
-            ),
-            "hidden": cfg.probe.hidden,
-            "depth": cfg.probe.depth,
-        }
-        probe = StateProbe(**probe_kwargs)
-        frames = torch.linspace(0, len(probe_train) - 1, min(len(probe_train), 20000)).long()
-        probe.set_stats(*probe_train.get(frames))
+        train_eps_, val_eps_ = [episodes[i] for i in train_eps], [episodes[i] for i in val_eps]
+        probe, probe_kwargs, probe_train, probe_val = _make_probe(
+            cfg, train_eps_, val_eps_, probe_grid, probe_every, int(encoder.embed_dim), state_dim
+        )
         probe_objective = ProbeObjective(probe)
     trained = objective if objective is not None else model
     optimizer = cfg.optim.make(
@@ -214,6 +289,7 @@ def train_ac(cfg: TrainACConfig) -> Path:
     model = wrapped[0]
     if probe_objective is not None:
         probe_objective = wrapped[1]
+    inner_objective = None
     if objective is not None:
         objective, inner_objective = model, acc.unwrap_model(model)
 
@@ -232,45 +308,23 @@ def train_ac(cfg: TrainACConfig) -> Path:
         lr, _ = apply_schedules(optimizer, cfg.optim, step, cfg.train.steps)
         gen = torch.Generator().manual_seed(step_seed(cfg.seed, step, 0))
         global_rows = torch.randint(len(train_w), (cfg.train.batch_size,), generator=gen)
+        probe_rows = None
         if probe_train is not None:
             probe_rows = torch.randint(len(probe_train), (cfg.train.batch_size,), generator=gen)
-        step_loss = torch.zeros((), device=acc.device)
-        parts: dict[str, Tensor] = {}  # each loss term, averaged over the micro-batches
-        for m in range(cfg.train.grad_accum):
-            mine = torch.arange(micro) * world + rank + world * m * micro
-            rows = global_rows[mine]
-            z, a, s = train_w.get(rows)
-            z, a, s = (
-                z.to(acc.device),
-                norm.actions(a.to(acc.device)),
-                norm.states(s.to(acc.device)),
-            )
-            ctx = contextlib.ExitStack()
-            if m < cfg.train.grad_accum - 1:  # all-reduce gradients on the last micro-batch
-                for module in wrapped:
-                    ctx.enter_context(acc.no_sync(module))
-            with ctx, acc.autocast():
-                if objective is not None:
-                    loss, terms = objective(z, a, s, step_seed(cfg.seed, step, 7))
-                else:
-                    loss, terms = ac_losses(
-                        model,
-                        z,
-                        a,
-                        s,
-                        cfg.train.rollout_steps,
-                        cfg.train.state_loss_weight,
-                        list(cfg.data.angle_dims),
-                    )
-                if probe_objective is not None:
-                    zp, sp = probe_train.get(probe_rows[mine])
-                    loss_probe = probe_objective(zp.to(acc.device), sp.to(acc.device))
-                    loss = loss + cfg.probe.loss_weight * loss_probe
-                    terms["loss_probe"] = loss_probe.detach()
-                acc.backward(loss / cfg.train.grad_accum)
-            step_loss += loss.detach() / cfg.train.grad_accum
-            for k, v in terms.items():
-                parts[k] = parts.get(k, 0.0) + v / cfg.train.grad_accum
+        step_loss, parts = _accumulate(
+            cfg,
+            acc,
+            step,
+            wrapped,
+            objective,
+            probe_objective,
+            train_w,
+            probe_train,
+            norm,
+            global_rows,
+            probe_rows,
+            micro,
+        )
         if cfg.optim.grad_clip > 0:
             acc.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
         optimizer.step()
@@ -290,29 +344,24 @@ def train_ac(cfg: TrainACConfig) -> Path:
             record = {"step": done, "loss": loss_val, "lr": lr, "windows_per_s": rate}
             record.update({k: float(acc.reduce(v, reduction="mean")) for k, v in parts.items()})
         if val_w is not None and (done % cfg.train.val_every == 0 or done == cfg.train.steps):
-            if objective is not None:
-                inner_objective.eval()
-                val = validate_latent(
-                    inner_objective, val_w, norm, cfg.train.val_windows, acc.device
+            val = validate_run(
+                inner_objective if inner_objective is not None else inner,
+                probe,
+                val_w,
+                probe_val,
+                norm,
+                cfg.train.val_windows,
+                acc.device,
+            )
+            if "val_latent_std" in val and val["val_latent_std"] < cfg.train.collapse_std:
+                log.warning(
+                    "step %d: latents look collapsed (mean std %.4f < train.collapse_std "
+                    "%.4f, effective rank %.1f)",
+                    done,
+                    val["val_latent_std"],
+                    cfg.train.collapse_std,
+                    val["val_latent_rank"],
                 )
-                inner_objective.train()
-                if val["val_latent_std"] < cfg.train.collapse_std:
-                    log.warning(
-                        "step %d: latents look collapsed (mean std %.4f < train.collapse_std "
-                        "%.4f, effective rank %.1f)",
-                        done,
-                        val["val_latent_std"],
-                        cfg.train.collapse_std,
-                        val["val_latent_rank"],
-                    )
-            else:
-                inner.eval()
-                val = validate_tokens(inner, val_w, norm, cfg.train.val_windows, acc.device)
-                inner.train()
-            if probe is not None and probe_val is not None:
-                probe.eval()
-                val.update(validate_probe(probe, probe_val, acc.device))
-                probe.train()
             record = record or {"step": done, "loss": loss_val, "lr": lr}
             record.update(val)
         if record is not None and metrics is not None:
@@ -323,7 +372,11 @@ def train_ac(cfg: TrainACConfig) -> Path:
             done,
             lambda: {
                 "predictor": inner.state_dict(),
-                **({"objective": inner_objective.state_dict()} if objective is not None else {}),
+                **(
+                    {"objective": inner_objective.state_dict()}
+                    if inner_objective is not None
+                    else {}
+                ),
                 "optimizer": optimizer.state_dict(),
                 **({"probe": probe.state_dict()} if probe is not None else {}),
             },
