@@ -428,6 +428,7 @@ def test_latent_only_cost_refuses_probes_goal_states_and_object_states(tiny_worl
         {"state_weight": 1.0, "goal_state": "probe"},
         {"state_weight": 1.0, "goal_state": "given"},
         {"latent_weight": 0.0, "state_weight": 1.0},
+        {"goal_state": "given"},  # unused without a state term, and still refused
     ):
         with pytest.raises(ValueError, match=r"cost\.latent_only"):
             LatentController(tiny_world_model, planner, CostConfig(latent_only=True, **bad))
@@ -465,4 +466,5 @@ def test_latent_only_results_record_the_cost(tmp_path, tiny_world_model):
     res = run_planning(cfg, world_model=tiny_world_model)
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["cost"]["latent_only"] is True and saved["cost"]["state_weight"] == 0.0
+    assert saved["cost"]["goal_state"] is None  # no state term reads a goal state
     assert res["num_episodes"] == 1

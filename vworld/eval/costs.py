@@ -66,6 +66,11 @@ class CostConfig:
                 "cost.latent_only: the cost must be the latent distance alone; got "
                 f"cost.state_weight={self.state_weight}, cost.latent_weight={self.latent_weight}"
             )
+        if self.latent_only and self.goal_state == "given":
+            raise ValueError(
+                "cost.latent_only: the goal is the goal image's latent; cost.goal_state='given' "
+                "(the env's goal state) is not part of the latent path"
+            )
         if self.cost_type not in COST_TYPES:
             raise ValueError(f"cost.cost_type must be one of {COST_TYPES}, got {self.cost_type!r}")
         if self.cost_on not in COST_ON:

@@ -359,6 +359,8 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
         # goal image's latent and nothing else (no probe, no goal state, no simulator state)
         "cost": {
             **to_dict(cfg.cost),
+            # the goal's state is read only where a state term scores it
+            "goal_state": cfg.cost.goal_state if cfg.cost.state_weight > 0 else None,
             "planner_uses_world_model": cfg.planner in ("cem", "mppi", "gd"),
         },
         "config": to_dict(cfg),
