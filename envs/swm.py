@@ -33,8 +33,9 @@ What each part is, in swm's own terms (``TASKS`` holds one :class:`SwmTask` per 
 "goal": g}``, by ``_set_state(s)`` and ``_set_goal_state(g)``: the two calls swm's
 ``World.evaluate`` makes from a dataset. Actions in [-1, 1] are mapped onto the env's box.
 
-Only TwoRoom and PushT are in ``TASKS``. swm's DMC tasks (ReacherDMControl, ...) need
-``dm_control``, which does not work with MuJoCo 4, and OGBench's need ``ogbench``. swm is
+``TASKS`` (``envs/swm_tasks.py``) holds TwoRoom, PushT and ReacherDMControl. The DMC tasks
+need ``dm_control``, which does not work with MuJoCo 4: the ``swm-dmc`` extra installs it with
+MuJoCo 3.x. OGBench's tasks need ``ogbench`` and are not in ``TASKS``. swm is
 imported only when an env is made: ``import envs`` works without the ``swm`` extra.
 """
 
@@ -43,7 +44,6 @@ from __future__ import annotations
 import importlib
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
@@ -51,6 +51,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs.base import reset_options
+from envs.swm_tasks import ENV_KWARGS, TASKS, SwmTask, task_for
 
 __all__ = ["TASKS", "SwmGoalEnv", "SwmTask", "import_swm", "make_swm", "task_for"]
 
@@ -76,115 +77,6 @@ def resize_frame(frame: np.ndarray, size: int) -> np.ndarray:
     if frame.shape[:2] == (size, size):
         return frame.copy()
     return np.asarray(Image.fromarray(frame).resize((size, size), Image.BILINEAR))
-
-
-# ---------------------------------------------------------------------------------- tasks
-def _two_room_state(base: Any) -> np.ndarray:
-    return base.agent_position.detach().cpu().numpy().astype(np.float64)
-
-
-def _two_room_goal(base: Any) -> np.ndarray:
-    return base.target_position.detach().cpu().numpy().astype(np.float64)
-
-
-def _two_room_goal_frame(base: Any, goal: np.ndarray, scratch: Callable[[], Any]) -> np.ndarray:
-    if not np.array_equal(_two_room_goal(base), goal):
-        base._set_goal_state(goal)
-    return base._target_img.cpu().numpy().transpose(1, 2, 0)  # (3, H, W) -> (H, W, 3)
-
-
-def _two_room_success(base: Any, state: np.ndarray, goal: np.ndarray) -> bool:
-    return bool(np.linalg.norm(state[:2] - goal[:2]) < 16.0)  # TwoRoomEnv.step's test
-
-
-def _push_t_state(base: Any) -> np.ndarray:
-    return np.asarray(base._get_obs(), dtype=np.float64)
-
-
-def _push_t_goal(base: Any) -> np.ndarray:
-    return np.asarray(base.goal_state, dtype=np.float64)
-
-
-def _push_t_goal_frame(base: Any, goal: np.ndarray, scratch: Callable[[], Any]) -> np.ndarray:
-    _, info = scratch().reset(options={"state": goal.copy(), "goal_state": goal.copy()})
-    return np.asarray(info["goal"])
-
-
-@dataclass(frozen=True)
-class SwmTask:
-    """How to read one swm env family (matched by the class name of the unwrapped env).
-
-    Args:
-        env_class: class name of the swm env (``type(env.unwrapped).__name__``).
-        sim_state_dim: length of the sim state.
-        state_dim: length of the proprioception.
-        state: ``base -> sim state`` (float64; what ``_set_state`` takes).
-        goal: ``base -> goal`` sim state (what ``_set_goal_state`` was given).
-        proprio: ``sim state -> proprioception`` (swm's ``proprio``).
-        goal_frame: ``(base, goal, scratch) -> (224, 224, 3)`` rendering at the goal state;
-            ``scratch()`` returns a private unwrapped copy of the env, made on first use.
-        success: ``(base, state, goal) -> bool``, the env's own termination test.
-        distance: ``(base, state, goal) -> float``, the env's own distance to the goal.
-        success_threshold: the distance below which ``success`` holds, where one does.
-        expert: ``"module:Class"`` of swm's expert policy for this env.
-        expert_kwargs: its constructor arguments by default (swm's data-collection settings).
-        expert_noise_arg: the constructor argument that ``noise`` sets (None: no noise).
-    """
-
-    env_class: str
-    sim_state_dim: int
-    state_dim: int
-    state: Callable[[Any], np.ndarray]
-    goal: Callable[[Any], np.ndarray]
-    proprio: Callable[[np.ndarray], np.ndarray]
-    goal_frame: Callable[[Any, np.ndarray, Callable[[], Any]], np.ndarray]
-    success: Callable[[Any, np.ndarray, np.ndarray], bool]
-    distance: Callable[[Any, np.ndarray, np.ndarray], float]
-    success_threshold: float | None = None
-    expert: str = ""
-    expert_kwargs: dict[str, Any] = field(default_factory=dict)
-    expert_noise_arg: str | None = None
-
-
-TASKS: dict[str, SwmTask] = {
-    "TwoRoomEnv": SwmTask(
-        env_class="TwoRoomEnv",
-        sim_state_dim=2,
-        state_dim=2,
-        state=_two_room_state,
-        goal=_two_room_goal,
-        proprio=lambda s: s[:2],
-        goal_frame=_two_room_goal_frame,
-        success=_two_room_success,
-        distance=lambda base, s, g: float(np.linalg.norm(s[:2] - g[:2])),
-        success_threshold=16.0,
-        expert="stable_worldmodel.envs.two_room.expert_policy:ExpertPolicy",
-        # swm's scripts/data/collect_tworooms.py records its TwoRoom dataset with this noise.
-        expert_kwargs={"action_noise": 3.0},
-        expert_noise_arg="action_noise",
-    ),
-    "PushT": SwmTask(
-        env_class="PushT",
-        sim_state_dim=7,
-        state_dim=4,
-        state=_push_t_state,
-        goal=_push_t_goal,
-        proprio=lambda s: np.concatenate([s[:2], s[-2:]]),
-        goal_frame=_push_t_goal_frame,
-        success=lambda base, s, g: bool(base.eval_state(g, s)[0]),
-        distance=lambda base, s, g: float(base.eval_state(g, s)[1]),
-        # WeakPolicy: random moves near the block, blind to the goal (swm's collection policy).
-        expert="stable_worldmodel.envs.pusht.expert_policy:WeakPolicy",
-    ),
-}
-
-
-def task_for(base: Any) -> SwmTask:
-    """The :class:`SwmTask` of an unwrapped swm env."""
-    name = type(base).__name__
-    if name not in TASKS:
-        raise ValueError(f"env: no SwmTask for the swm env class {name!r} (known: {sorted(TASKS)})")
-    return TASKS[name]
 
 
 # ---------------------------------------------------------------------------------- env
@@ -255,12 +147,12 @@ class SwmGoalEnv(gym.Env):
         return self.task.state(self.base).copy()
 
     def set_state(self, state: np.ndarray) -> None:
-        """Put the env in ``state`` with swm's ``_set_state``."""
-        self.base._set_state(self._check(state, "state"))
+        """Put the env in ``state`` (swm's ``_set_state``, or the task's own ``set_state``)."""
+        self.task.set_state(self.base, self._check(state, "state"))
 
     def set_goal(self, goal: np.ndarray) -> None:
-        """Set the goal (a sim state) with swm's ``_set_goal_state``."""
-        self.base._set_goal_state(self._check(goal, "goal"))
+        """Set the goal (a sim state; swm's ``_set_goal_state``, or the task's ``set_goal``)."""
+        self.task.set_goal(self.base, self._check(goal, "goal"))
 
     @property
     def goal_state(self) -> np.ndarray:
@@ -384,7 +276,7 @@ def make_swm(
         render_size: frame height and width (frames are rendered at 224 and resized).
         max_episode_steps: wraps the env in a ``TimeLimit`` when given.
         frame_skip: must be None: swm's envs step at their own control rate.
-        **kwargs: passed to ``gymnasium.make`` for the swm env.
+        **kwargs: passed to ``gymnasium.make`` for the swm env, over ``ENV_KWARGS[env_id]``.
     """
     if frame_skip is not None:
         raise ValueError(
@@ -395,6 +287,7 @@ def make_swm(
     if env_id not in gym.registry:
         known = sorted(k for k in gym.registry if k.startswith("swm/"))
         raise ValueError(f"env: {env_id!r} is not a registered swm id; known: {known}")
+    kwargs = {**ENV_KWARGS.get(env_id, {}), **kwargs}
     env: gym.Env = SwmGoalEnv(
         gym.make(env_id, disable_env_checker=True, **kwargs), render_size=render_size
     )

@@ -1,0 +1,191 @@
+"""How vworld reads each stable-worldmodel env family: one :class:`SwmTask` per env class.
+
+``envs.swm.SwmGoalEnv`` is the one wrapper; what differs between swm's envs (the sim state,
+the goal, the goal image, the env's own success test and distance) is a :class:`SwmTask` here,
+matched by the class name of the unwrapped env.
+
+- ``TwoRoomEnv`` and ``PushT``: swm's ``_set_state``/``_set_goal_state``; see ``envs.swm``.
+- ``ReacherDMControlWrapper`` (``swm/ReacherDMControl-v0``, the ``swm-dmc`` extra: dm_control
+  with MuJoCo 3.x): swm's ``qpos_match`` task, made with ``task="qpos_match"`` by
+  ``envs.swm.make_swm``: the goal is a pose, success is the env's own termination (both joints
+  within 0.05 rad of the goal's, ``ReacherQPosMatchTask``). The sim state is ``qpos, qvel``
+  (4; what swm's ``reset(options={"state": ...})`` takes), the proprioception is the same 4
+  numbers. The goal image is a private copy of the env put at the goal pose with swm's
+  ``set_state`` and rendered (the target geom is not drawn, as in swm's renders).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ENV_KWARGS", "TASKS", "SwmTask", "task_for"]
+
+
+def _two_room_state(base: Any) -> np.ndarray:
+    return base.agent_position.detach().cpu().numpy().astype(np.float64)
+
+
+def _two_room_goal(base: Any) -> np.ndarray:
+    return base.target_position.detach().cpu().numpy().astype(np.float64)
+
+
+def _two_room_goal_frame(base: Any, goal: np.ndarray, scratch: Callable[[], Any]) -> np.ndarray:
+    if not np.array_equal(_two_room_goal(base), goal):
+        base._set_goal_state(goal)
+    return base._target_img.cpu().numpy().transpose(1, 2, 0)  # (3, H, W) -> (H, W, 3)
+
+
+def _two_room_success(base: Any, state: np.ndarray, goal: np.ndarray) -> bool:
+    return bool(np.linalg.norm(state[:2] - goal[:2]) < 16.0)  # TwoRoomEnv.step's test
+
+
+def _push_t_state(base: Any) -> np.ndarray:
+    return np.asarray(base._get_obs(), dtype=np.float64)
+
+
+def _push_t_goal(base: Any) -> np.ndarray:
+    return np.asarray(base.goal_state, dtype=np.float64)
+
+
+def _push_t_goal_frame(base: Any, goal: np.ndarray, scratch: Callable[[], Any]) -> np.ndarray:
+    _, info = scratch().reset(options={"state": goal.copy(), "goal_state": goal.copy()})
+    return np.asarray(info["goal"])
+
+
+def _reacher_state(base: Any) -> np.ndarray:
+    data = base.env.physics.data
+    return np.concatenate([data.qpos, data.qvel]).astype(np.float64)
+
+
+def _reacher_set_state(base: Any, state: np.ndarray) -> None:
+    nq = base.env.physics.model.nq
+    base.set_state(state[:nq].copy(), state[nq:].copy())
+
+
+def _reacher_goal(base: Any) -> np.ndarray:
+    """The goal pose (zero velocity); before any goal is set, the pose now (as reset drew it)."""
+    target = base.env.task.target_qpos
+    qpos = base.env.physics.data.qpos if target is None else target
+    return np.concatenate([qpos, np.zeros_like(qpos)]).astype(np.float64)
+
+
+def _reacher_set_goal(base: Any, goal: np.ndarray) -> None:
+    base.set_target_qpos(goal[: base.env.physics.model.nq].copy())
+
+
+def _reacher_goal_frame(base: Any, goal: np.ndarray, scratch: Callable[[], Any]) -> np.ndarray:
+    env = scratch()
+    env.reset(seed=0)  # applies swm's render variations (the target geom not drawn)
+    _reacher_set_state(env, np.concatenate([goal[:2], np.zeros(2)]))
+    return np.asarray(env.render())
+
+
+def _reacher_distance(base: Any, state: np.ndarray, goal: np.ndarray) -> float:
+    """The largest joint error in rad (the qpos_match test compares each joint, unwrapped)."""
+    return float(np.abs(state[:2] - goal[:2]).max())
+
+
+@dataclass(frozen=True)
+class SwmTask:
+    """How to read one swm env family (matched by the class name of the unwrapped env).
+
+    Args:
+        env_class: class name of the swm env (``type(env.unwrapped).__name__``).
+        sim_state_dim: length of the sim state.
+        state_dim: length of the proprioception.
+        state: ``base -> sim state`` (float64; what ``_set_state`` takes).
+        goal: ``base -> goal`` sim state (what ``_set_goal_state`` was given).
+        proprio: ``sim state -> proprioception`` (swm's ``proprio``).
+        goal_frame: ``(base, goal, scratch) -> (224, 224, 3)`` rendering at the goal state;
+            ``scratch()`` returns a private unwrapped copy of the env, made on first use.
+        success: ``(base, state, goal) -> bool``, the env's own termination test.
+        distance: ``(base, state, goal) -> float``, the env's own distance to the goal.
+        success_threshold: the distance below which ``success`` holds, where one does.
+        expert: ``"module:Class"`` of swm's expert policy for this env.
+        expert_kwargs: its constructor arguments by default (swm's data-collection settings).
+        expert_noise_arg: the constructor argument that ``noise`` sets (None: no noise).
+        set_state: ``(base, sim state) -> None`` (default: swm's ``_set_state``).
+        set_goal: ``(base, goal) -> None`` (default: swm's ``_set_goal_state``).
+    """
+
+    env_class: str
+    sim_state_dim: int
+    state_dim: int
+    state: Callable[[Any], np.ndarray]
+    goal: Callable[[Any], np.ndarray]
+    proprio: Callable[[np.ndarray], np.ndarray]
+    goal_frame: Callable[[Any, np.ndarray, Callable[[], Any]], np.ndarray]
+    success: Callable[[Any, np.ndarray, np.ndarray], bool]
+    distance: Callable[[Any, np.ndarray, np.ndarray], float]
+    success_threshold: float | None = None
+    expert: str = ""
+    expert_kwargs: dict[str, Any] = field(default_factory=dict)
+    expert_noise_arg: str | None = None
+    set_state: Callable[[Any, np.ndarray], None] = lambda base, s: base._set_state(s)
+    set_goal: Callable[[Any, np.ndarray], None] = lambda base, g: base._set_goal_state(g)
+
+
+TASKS: dict[str, SwmTask] = {
+    "TwoRoomEnv": SwmTask(
+        env_class="TwoRoomEnv",
+        sim_state_dim=2,
+        state_dim=2,
+        state=_two_room_state,
+        goal=_two_room_goal,
+        proprio=lambda s: s[:2],
+        goal_frame=_two_room_goal_frame,
+        success=_two_room_success,
+        distance=lambda base, s, g: float(np.linalg.norm(s[:2] - g[:2])),
+        success_threshold=16.0,
+        expert="stable_worldmodel.envs.two_room.expert_policy:ExpertPolicy",
+        # swm's scripts/data/collect_tworooms.py records its TwoRoom dataset with this noise.
+        expert_kwargs={"action_noise": 3.0},
+        expert_noise_arg="action_noise",
+    ),
+    "PushT": SwmTask(
+        env_class="PushT",
+        sim_state_dim=7,
+        state_dim=4,
+        state=_push_t_state,
+        goal=_push_t_goal,
+        proprio=lambda s: np.concatenate([s[:2], s[-2:]]),
+        goal_frame=_push_t_goal_frame,
+        success=lambda base, s, g: bool(base.eval_state(g, s)[0]),
+        distance=lambda base, s, g: float(base.eval_state(g, s)[1]),
+        # WeakPolicy: random moves near the block, blind to the goal (swm's collection policy).
+        expert="stable_worldmodel.envs.pusht.expert_policy:WeakPolicy",
+    ),
+    "ReacherDMControlWrapper": SwmTask(
+        env_class="ReacherDMControlWrapper",
+        sim_state_dim=4,
+        state_dim=4,
+        state=_reacher_state,
+        goal=_reacher_goal,
+        proprio=lambda s: s,
+        goal_frame=_reacher_goal_frame,
+        # ReacherQPosMatchTask.get_termination: every joint within its qpos_threshold
+        success=lambda base, s, g: bool(
+            np.all(np.abs(s[:2] - g[:2]) < base.env.task.qpos_threshold)
+        ),
+        distance=_reacher_distance,
+        success_threshold=0.05,
+        set_state=_reacher_set_state,
+        set_goal=_reacher_set_goal,
+    ),
+}
+
+
+def task_for(base: Any) -> SwmTask:
+    """The :class:`SwmTask` of an unwrapped swm env."""
+    name = type(base).__name__
+    if name not in TASKS:
+        raise ValueError(f"env: no SwmTask for the swm env class {name!r} (known: {sorted(TASKS)})")
+    return TASKS[name]
+
+
+# gymnasium.make arguments that vworld's protocol needs from an swm id (the env's own success)
+ENV_KWARGS: dict[str, dict[str, Any]] = {"swm/ReacherDMControl-v0": {"task": "qpos_match"}}
