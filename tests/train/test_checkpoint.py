@@ -79,3 +79,18 @@ def test_atomic_writes_leave_the_old_file_when_the_writer_fails(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["meta.json"]  # no temporary left
     atomic_write_text(path, "new")
     assert path.read_text() == "new"
+
+
+def test_kept_steps_off_the_checkpoint_interval_are_kept(tmp_path):
+    """keep_every=15 with ckpt_every=10 keeps step 15, which no ckpt_every save writes."""
+    from vworld.train.ac_config import TrainACConfig
+    from vworld.train.runtime import make_accelerator, maybe_checkpoint
+
+    cfg = TrainACConfig(out_dir=str(tmp_path))
+    cfg.train.steps, cfg.train.ckpt_every, cfg.train.keep_every = 30, 10, 15
+    acc = make_accelerator("cpu")
+    for done in range(1, 31):
+        maybe_checkpoint(acc, cfg, done, lambda d=done: {"done": d})
+    names = sorted(p.name for p in (tmp_path / "checkpoints").iterdir())
+    assert names == ["last.pt", "step_00000015.pt", "step_00000030.pt"]
+    assert load_checkpoint(tmp_path / "checkpoints" / "step_00000015.pt")["done"] == 15

@@ -97,13 +97,17 @@ def resume_state(out_dir: Path, resume: bool) -> dict | None:
 def maybe_checkpoint(acc: Accelerator, cfg: Any, done: int, modules: Callable[[], dict]) -> None:
     """Every ``cfg.train.ckpt_every`` steps and at the end, save ``checkpoints/last.pt``.
 
+    Every ``cfg.train.keep_every`` steps (when set) the checkpoint is written and kept as
+    ``step_N.pt`` too, whether or not the step falls on ``ckpt_every``.
+
     Args:
         cfg: the run config (``out_dir`` and ``train.steps/ckpt_every/keep_every``), also saved
             in the checkpoint.
         modules: returns the state dicts to save (called on the main process only).
     """
     t = cfg.train
-    if done % t.ckpt_every and done != t.steps:
+    kept = t.keep_every > 0 and done % t.keep_every == 0
+    if done % t.ckpt_every and done != t.steps and not kept:
         return
     from vworld.train.checkpoint import get_rng_state, save_training_checkpoint
 
