@@ -13,6 +13,8 @@ simulator (which only grades). Prints, per model:
 - ``latent err``: mean squared error of the predicted final latents.
 
     python bench/bench_diagnostics.py --env vworld/Reach-v0 runs/wm_a runs/wm_b
+    python bench/bench_diagnostics.py --env swm/PushT-v1 --goal-dataset data/swm-pusht-heldout \
+        runs/wm-pusht  # the swm extra; starts and goals from held-out recorded episodes
 """
 
 from __future__ import annotations
@@ -26,9 +28,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 
 def main() -> None:
-    import gymnasium
-
-    import envs  # noqa: F401  (registers the vworld/* ids)
+    import envs
     from vworld.eval.costs import CostConfig
     from vworld.eval.diagnostics import DiagnosticsConfig, planning_diagnostics
     from vworld.world_model import load_world_model
@@ -36,6 +36,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("world_models", nargs="+")
     ap.add_argument("--env", default="vworld/Reach-v0")
+    ap.add_argument("--render-size", type=int, default=64)
+    ap.add_argument("--goal-dataset", default="", help="held-out episodes (swm's protocol)")
     ap.add_argument("--starts", type=int, default=8)
     ap.add_argument("--candidates", type=int, default=64)
     ap.add_argument("--cost-type", default="l2", choices=["l1", "l2"])
@@ -43,8 +45,13 @@ def main() -> None:
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    env = gymnasium.make(args.env, render_size=64)
-    cfg = DiagnosticsConfig(starts=args.starts, num_candidates=args.candidates)
+    env = envs.make(args.env, render_size=args.render_size)
+    cfg = DiagnosticsConfig(
+        starts=args.starts,
+        num_candidates=args.candidates,
+        env=args.env,
+        goal_dataset=args.goal_dataset,
+    )
     cost = CostConfig(cost_type=args.cost_type, latent_only=True)
     print(f"{'world model':40s} {'sens':>6s} {'rank':>6s} {'latent rank':>12s} {'latent err':>11s}")
     for path in args.world_models:

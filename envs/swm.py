@@ -27,7 +27,9 @@ What each part is, in swm's own terms (``TASKS`` holds one :class:`SwmTask` per 
   PushT: agent and block within 20 px, in one 4-d norm, and the angle within pi/9). At reset,
   ``info["success"]`` is the same test at the start state (it tells trivial episodes; the
   harness counts success only after executed steps). ``info["distance"]``: TwoRoom the
-  agent-goal distance in pixels, PushT swm's own ``eval_state`` distance (the 7-d state norm).
+  agent-goal distance in pixels; PushT the larger of the 4-d position error and the angle's
+  error at 20 px per pi/9, below 20 px exactly when it succeeds (swm's own ``eval_state``
+  distance is the 7-d state norm, which counts the agent's velocity).
 
 ``reset(seed=..., options=...)`` is swm's ``reset(seed)`` followed, for ``options={"state": s,
 "goal": g}``, by ``_set_state(s)`` and ``_set_goal_state(g)``: the two calls swm's

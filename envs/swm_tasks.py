@@ -56,6 +56,22 @@ def _push_t_goal_frame(base: Any, goal: np.ndarray, scratch: Callable[[], Any]) 
     return np.asarray(info["goal"])
 
 
+# PushT.eval_state's success test: agent and block within 20 px (one 4-d norm), angle within pi/9
+_PUSH_T_POS_PX = 20.0
+_PUSH_T_ANGLE = np.pi / 9
+
+
+def _push_t_distance(base: Any, state: np.ndarray, goal: np.ndarray) -> float:
+    """The larger of the two errors that ``eval_state``'s success tests, the angle's in pixels
+    at the success test's ratio (20 px per pi/9): below 20 exactly when it succeeds. (swm's own
+    ``eval_state`` distance is the 7-d state norm, the agent's velocity included, which no
+    goal image shows.)"""
+    pos = float(np.linalg.norm(goal[:4] - state[:4]))
+    angle = abs(float(goal[4] - state[4])) % (2 * np.pi)
+    angle = min(angle, 2 * np.pi - angle)
+    return max(pos, angle * _PUSH_T_POS_PX / _PUSH_T_ANGLE)
+
+
 def _reacher_state(base: Any) -> np.ndarray:
     data = base.env.physics.data
     return np.concatenate([data.qpos, data.qvel]).astype(np.float64)
@@ -103,7 +119,8 @@ class SwmTask:
         goal_frame: ``(base, goal, scratch) -> (224, 224, 3)`` rendering at the goal state;
             ``scratch()`` returns a private unwrapped copy of the env, made on first use.
         success: ``(base, state, goal) -> bool``, the env's own termination test.
-        distance: ``(base, state, goal) -> float``, the env's own distance to the goal.
+        distance: ``(base, state, goal) -> float``, the distance to the goal that the success
+            test measures (for planning reports and diagnostics).
         success_threshold: the distance below which ``success`` holds, where one does.
         expert: ``"module:Class"`` of swm's expert policy for this env.
         expert_kwargs: its constructor arguments by default (swm's data-collection settings).
@@ -155,7 +172,8 @@ TASKS: dict[str, SwmTask] = {
         proprio=lambda s: np.concatenate([s[:2], s[-2:]]),
         goal_frame=_push_t_goal_frame,
         success=lambda base, s, g: bool(base.eval_state(g, s)[0]),
-        distance=lambda base, s, g: float(base.eval_state(g, s)[1]),
+        distance=_push_t_distance,
+        success_threshold=_PUSH_T_POS_PX,
         # WeakPolicy: random moves near the block, blind to the goal (swm's collection policy).
         expert="stable_worldmodel.envs.pusht.expert_policy:WeakPolicy",
     ),

@@ -136,6 +136,30 @@ def test_success_is_the_env_termination(swm):
         env.close()
 
 
+def test_push_t_distance_is_below_20_exactly_when_eval_state_succeeds(swm):
+    """The distance vworld reports for PushT measures what success tests: no velocity."""
+    env = envs.make("swm/PushT-v1")
+    base, task = env.unwrapped.base, env.unwrapped.task
+    rng = np.random.default_rng(0)
+    goal = np.array([200.0, 200.0, 250.0, 250.0, 1.0, 0.0, 0.0])
+    try:
+        hits = 0
+        for _ in range(400):
+            s = goal.copy()
+            s[:4] += rng.normal(0.0, 9.0, 4)
+            s[4] = (s[4] + rng.normal(0.0, 0.3)) % (2 * np.pi)
+            s[5:] = rng.normal(0.0, 300.0, 2)  # velocity: no part of success or distance
+            success = bool(base.eval_state(goal, s)[0])
+            assert success == (task.distance(base, s, goal) < task.success_threshold)
+            hits += success
+        assert 0 < hits < 400
+        still = goal.copy()
+        still[5:] = 0.0
+        assert task.distance(base, still, goal) == 0.0
+    finally:
+        env.close()
+
+
 class _Seeker:
     """Toward the goal's proprioception (TwoRoom: the agent's position), with seeded noise;
     keeps every image it is shown."""
@@ -328,3 +352,36 @@ def test_protocol_errors_name_the_dataset_and_field(swm, tworoom_heldout, tmp_pa
         protocol_episodes(tworoom_heldout, 1000, 25)
     with pytest.raises(RobotLogError, match="robot_type"):
         protocol_episodes(tworoom_heldout, 2, 25, env_id="swm/PushT-v1")
+
+
+def test_diagnostics_take_starts_and_goals_from_the_dataset(swm, tworoom_heldout, tmp_path):
+    from vworld.eval.costs import CostConfig
+    from vworld.eval.diagnostics import DiagnosticsConfig, planning_diagnostics
+    from vworld.eval.goals import make_goal
+    from vworld.eval.swm_protocol import protocol_episodes
+
+    cfg = DiagnosticsConfig(
+        starts=2,
+        num_candidates=6,
+        horizon=2,
+        seed=5,
+        env="swm/TwoRoom-v1",
+        goal_dataset=str(tworoom_heldout),
+    )
+    protocol = cfg.protocol()
+    eps = protocol_episodes(tworoom_heldout, 2, 25, cfg.seed, cfg.env)
+    log = open_robot_log(tworoom_heldout)
+    env = envs.make(cfg.env)
+    try:
+        _, _, _, goal = make_goal(env, cfg.seed + 1, protocol)
+        np.testing.assert_array_equal(
+            goal, log.load_episode(eps[1].episode).sim_states[eps[1].start + 25]
+        )
+        d = planning_diagnostics(env, _TinyWorldModel(), CostConfig(latent_only=True), cfg)
+        assert all(np.isfinite(v) for v in d.values())
+        assert d["action_sensitivity"] > 0.0
+        cfg.goal_dataset = str(tmp_path / "none")
+        with pytest.raises(ValueError, match=r"goal_dataset: .*none: no such dataset"):
+            planning_diagnostics(env, _TinyWorldModel(), CostConfig(latent_only=True), cfg)
+    finally:
+        env.close()

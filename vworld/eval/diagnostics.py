@@ -1,7 +1,8 @@
 """Can this world model plan? Two checks that answer before 50 episodes of planning do.
 
 For a few start states of the protocol (goal = the state a random policy reaches
-``goal_offset_steps`` env steps later), ``num_candidates`` random action sequences are rolled
+``goal_offset_steps`` env steps later, or, with ``goal_dataset``, start and goal from held-out
+recorded episodes as in swm's protocol), ``num_candidates`` random action sequences are rolled
 out in the world model and executed in the simulator (the simulator only grades; it never
 reaches the model):
 
@@ -38,8 +39,12 @@ class DiagnosticsConfig:
     num_candidates: random action sequences per start.
     horizon: model steps per sequence.
     action_block: env steps each action is held (one model step).
-    goal_offset_steps: env steps of random actions that make the goal.
+    goal_offset_steps: env steps of random actions that make the goal (or, with
+        ``goal_dataset``, recorded steps between start and goal).
     seed: first episode seed.
+    env: the env's id, for the protocol's messages and dataset checks.
+    goal_dataset: a held-out dataset written by ``vworld collect``: starts and goals come
+        from its episodes (``PlanConfig.goal_source=dataset``). Empty: random-policy goals.
     """
 
     starts: int = 8
@@ -48,6 +53,20 @@ class DiagnosticsConfig:
     action_block: int = 5
     goal_offset_steps: int = 25
     seed: int = 0
+    env: str = "vworld/Reach-v0"
+    goal_dataset: str = ""
+
+    def protocol(self) -> PlanConfig:
+        """The plan protocol whose goals the diagnostics use."""
+        return PlanConfig(
+            env=self.env,
+            episodes=self.starts,
+            seed=self.seed,
+            goal_offset_steps=self.goal_offset_steps,
+            action_block=self.action_block,
+            goal_source="dataset" if self.goal_dataset else "offset",
+            goal_dataset=self.goal_dataset,
+        )
 
 
 @torch.no_grad()
@@ -68,7 +87,7 @@ def planning_diagnostics(
     cfg = cfg or DiagnosticsConfig()
     ctl = LatentController(world_model, _NoPlanner(), cost, device=device)
     u = goal_api(env)
-    protocol = PlanConfig(goal_offset_steps=cfg.goal_offset_steps, action_block=cfg.action_block)
+    protocol = cfg.protocol()
     low, high = env.action_space.low, env.action_space.high
     sens, rank, latent_rank, err = [], [], [], []
     for i in range(cfg.starts):
