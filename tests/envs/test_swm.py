@@ -368,7 +368,7 @@ def test_diagnostics_take_starts_and_goals_from_the_dataset(swm, tworoom_heldout
         env="swm/TwoRoom-v1",
         goal_dataset=str(tworoom_heldout),
     )
-    protocol = cfg.protocol()
+    protocol, cost = cfg.protocol(), CostConfig(latent_only=True)
     eps = protocol_episodes(tworoom_heldout, 2, 25, cfg.seed, cfg.env)
     log = open_robot_log(tworoom_heldout)
     env = envs.make(cfg.env)
@@ -377,11 +377,11 @@ def test_diagnostics_take_starts_and_goals_from_the_dataset(swm, tworoom_heldout
         np.testing.assert_array_equal(
             goal, log.load_episode(eps[1].episode).sim_states[eps[1].start + 25]
         )
-        d = planning_diagnostics(env, _TinyWorldModel(), CostConfig(latent_only=True), cfg)
+        d = planning_diagnostics(env, _TinyWorldModel(), cost, cfg)
         assert all(np.isfinite(v) for v in d.values())
         assert d["action_sensitivity"] > 0.0
         cfg.goal_dataset = str(tmp_path / "none")
         with pytest.raises(ValueError, match=r"goal_dataset: .*none: no such dataset"):
-            planning_diagnostics(env, _TinyWorldModel(), CostConfig(latent_only=True), cfg)
+            planning_diagnostics(env, _TinyWorldModel(), cost, cfg)
     finally:
         env.close()

@@ -176,13 +176,9 @@ def resolve_device(device: str) -> torch.device:
 
 
 def make_env(cfg: PlanConfig) -> Any:
-    import gymnasium
+    import envs  # vworld/* through gymnasium, swm/* (the swm extra) through envs.swm
 
-    import envs  # registers the vworld/* ids
-
-    if cfg.env.startswith("swm/"):  # stable-worldmodel's tasks, the swm extra
-        return envs.make(cfg.env, render_size=cfg.render_size)
-    return gymnasium.make(cfg.env, render_size=cfg.render_size)
+    return envs.make(cfg.env, render_size=cfg.render_size)
 
 
 def planner_config(cfg: PlanConfig, name: str, action_dim: int, low: float, high: float) -> Any:
