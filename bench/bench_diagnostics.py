@@ -41,6 +41,12 @@ def main() -> None:
     ap.add_argument("--starts", type=int, default=8)
     ap.add_argument("--candidates", type=int, default=64)
     ap.add_argument("--cost-type", default="l2", choices=["l1", "l2"])
+    ap.add_argument(
+        "--block-actions",
+        default="held",
+        choices=["held", "each"],
+        help="candidates hold one action per model step, or take one per env step",
+    )
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
     if args.threads:
@@ -51,6 +57,7 @@ def main() -> None:
         num_candidates=args.candidates,
         env=args.env,
         goal_dataset=args.goal_dataset,
+        block_actions=args.block_actions,
     )
     cost = CostConfig(cost_type=args.cost_type, latent_only=True)
     print(f"{'world model':40s} {'sens':>6s} {'rank':>6s} {'latent rank':>12s} {'latent err':>11s}")

@@ -230,10 +230,18 @@ class JEPAWorldModel(nn.Module):
             )
         return self.probe.infer(self.tokens(frames, grid=self.probe_grid))
 
+    @property
+    def block_action_dim(self) -> int | None:
+        """Size of a model step's actions planned one per env step (``frame_stride`` actions,
+        concatenated: :meth:`rollout` takes them), or None where a step takes one held action
+        only (``action_mode`` other than ``concat``)."""
+        return len(self.norm.action_mean) if self.action_mode == "concat" else None
+
     def _norm_a(self, a: Tensor) -> Tensor:
         if self.action_mode == "sum":
             a = a * self.frame_stride  # an action held for the whole block, summed
-        elif self.action_mode == "concat":  # held for the whole block, each step's fed together
+        elif self.action_mode == "concat" and a.shape[-1] != self.block_action_dim:
+            # one action held for the whole block: each step's fed together
             a = a.unsqueeze(-2).expand(*a.shape[:-1], self.frame_stride, a.shape[-1]).flatten(-2)
         return self.norm.actions(a)
 
@@ -274,7 +282,9 @@ class JEPAWorldModel(nn.Module):
         Args:
             z_context: ``(1, Tc, ...)`` latents of the observed frames.
             s_context: ``(1, Tc, S)`` their states (env units).
-            actions: ``(N, H, A)`` candidate actions (env units, each held ``frame_stride`` steps).
+            actions: ``(N, H, A)`` candidate actions (env units, each held ``frame_stride``
+                steps), or, with ``action_mode=concat``, ``(N, H, frame_stride * A)``: each
+                step's own actions (:attr:`block_action_dim`).
             latents: False lets a predictor whose states do not depend on its latents
                 (``proprio_*``) skip decoding them and return ``None`` for ``z``.
             a_context: ``(1, Tc-1, A)`` actions taken between the context frames (default 0).

@@ -293,11 +293,11 @@ class _TinyWorldModel(torch.nn.Module):
     def read_state(self, frames):
         raise RuntimeError("no probe")
 
-    def __init__(self) -> None:
+    def __init__(self, action_dim: int = 2) -> None:
         super().__init__()
         g = torch.Generator().manual_seed(0)
-        self.act_to_z = torch.nn.Parameter(torch.randn(2, 48, generator=g) * 0.05)
-        self.act_to_s = torch.nn.Parameter(torch.randn(2, 2, generator=g))
+        self.act_to_z = torch.nn.Parameter(torch.randn(action_dim, 48, generator=g) * 0.05)
+        self.act_to_s = torch.nn.Parameter(torch.randn(action_dim, 2, generator=g))
 
     def encode(self, frames):
         b, t, c, h, w = frames.shape
@@ -316,18 +316,30 @@ class _TinyWorldModel(torch.nn.Module):
         return torch.stack(zs, 1), torch.stack(ss, 1)  # (N, H, 16, 3), (N, H, 2)
 
 
-def test_cem_world_model_same_in_both_harnesses(swm, tworoom_heldout, tmp_path):
+class _TinyBlockWorldModel(_TinyWorldModel):
+    """The stand-in, fed a model step's 5 actions, one per env step (block_actions=each)."""
+
+    block_action_dim = 10
+
+    def __init__(self) -> None:
+        super().__init__(action_dim=10)
+
+
+@pytest.mark.parametrize("block_actions", ["held", "each"])
+def test_cem_world_model_same_in_both_harnesses(swm, tworoom_heldout, tmp_path, block_actions):
     """vworld plan and World.evaluate on one world model: the same successes and distances."""
     from planners import CEMConfig
     from vworld.eval.harness import run_planning
     from vworld.eval.swm_policy import ControllerPolicy, controller_factory, evaluate_in_world
 
-    cfg = _plan_config(tworoom_heldout, planner="cem", out_dir=str(tmp_path / "plan"))
+    cfg = _plan_config(
+        tworoom_heldout, planner="cem", out_dir=str(tmp_path / "plan"), block_actions=block_actions
+    )
     cfg.cem = CEMConfig(num_samples=16, num_elites=4, iterations=2)
     cfg.device = "cpu"
-    model = _TinyWorldModel()
+    model = _TinyBlockWorldModel() if block_actions == "each" else _TinyWorldModel()
     ours = run_planning(cfg, world_model=model)["episodes"]
-    policy = ControllerPolicy(controller_factory(cfg, model), cfg.action_block, 64, cfg.seed)
+    policy = ControllerPolicy(controller_factory(cfg, model), cfg.hold_steps, 64, cfg.seed)
     theirs = evaluate_in_world(cfg, policy=policy)["episode_successes"]
     assert [bool(s) for s in theirs] == [e["success"] for e in ours]
     assert not all(theirs) and any(theirs)

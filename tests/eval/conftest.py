@@ -9,6 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from vworld.models.ac_predictors import build_ac_predictor
+from vworld.models.registry import create_model
+from vworld.world_model import JEPAWorldModel
+
 
 class TinyWorldModel(torch.nn.Module):
     """encode: 4x4 average-pooled pixels as 16 tokens of 3 channels; rollout: a random
@@ -61,3 +65,38 @@ class TinyWorldModel(torch.nn.Module):
 @pytest.fixture
 def tiny_world_model() -> TinyWorldModel:
     return TinyWorldModel()
+
+
+def _tiny_jepa(action_cond: str = "input") -> JEPAWorldModel:
+    """An untrained real world model (2x2-pooled tokens of a test ViT, a compact-latent
+    predictor) whose step is 5 env steps of 2-d actions fed concatenated
+    (``action_mode=concat``). Without the residual head's zero init, only AdaLN-zero's gates
+    keep the action out of the prediction."""
+    torch.manual_seed(0)
+    encoder = create_model("vit_test", img_size=64, num_frames=2)
+    kwargs = dict(embed_dim=48, action_dim=10, state_dim=4, action_cond=action_cond, residual=False)
+    predictor = build_ac_predictor("latent_test", **kwargs)
+    stats = {
+        "action_mean": [0.0] * 10,
+        "action_std": [1.0] * 10,
+        "state_mean": [0.0] * 4,
+        "state_std": [1.0] * 4,
+    }
+    return JEPAWorldModel(
+        encoder,
+        predictor,
+        ("latent_test", kwargs),
+        {"model": "vit_test", "kwargs": {"img_size": 64, "num_frames": 2}},
+        stats,
+        (64, 64),
+        (8, 8),
+        (2, 2),
+        frame_stride=5,
+        action_mode="concat",
+    )
+
+
+@pytest.fixture
+def tiny_jepa():
+    """Builds :func:`_tiny_jepa` models: ``tiny_jepa("adaln")``."""
+    return _tiny_jepa

@@ -468,3 +468,68 @@ def test_latent_only_results_record_the_cost(tmp_path, tiny_world_model):
     assert saved["cost"]["latent_only"] is True and saved["cost"]["state_weight"] == 0.0
     assert saved["cost"]["goal_state"] is None  # no state term reads a goal state
     assert res["num_episodes"] == 1
+
+
+def test_concat_world_model_takes_held_or_each_steps_actions(tiny_jepa):
+    wm = tiny_jepa("input")
+    z0 = wm.encode(torch.zeros(1, 1, 64, 64, 3, dtype=torch.uint8))
+    s0 = torch.zeros(1, 1, 4)
+    held = torch.randn(3, 2, 2, generator=torch.Generator().manual_seed(0))
+    assert wm.block_action_dim == 10
+    z_held, _ = wm.rollout(z0, s0, held)
+    z_each, _ = wm.rollout(z0, s0, held.repeat(1, 1, 5))  # the same action at every env step
+    torch.testing.assert_close(z_each, z_held)
+    other = held.repeat(1, 1, 5)
+    other[..., :2] = -other[..., :2]  # the first env step of each block differs
+    assert not torch.allclose(wm.rollout(z0, s0, other)[0], z_held)
+
+
+def test_block_actions_each_plans_and_executes_every_env_step(tmp_path, tiny_jepa):
+    from vworld.eval.harness import make_latent_controller
+
+    cfg = PlanConfig(
+        world_model="unused-when-passed",
+        episodes=2,
+        max_steps=12,
+        goal_offset_steps=10,
+        horizon=3,
+        receding_horizon=2,
+        block_actions="each",
+        cem=FAST_CEM,
+        cost=CostConfig(latent_only=True),
+        num_video_episodes=0,
+        out_dir=str(tmp_path / "out"),
+        device="cpu",
+    )
+    wm = tiny_jepa("input")
+    ctl = make_latent_controller(cfg, wm, 2, -1.0, 1.0)
+    assert ctl.planner.cfg.action_dim == 10  # a model step's 5 actions of 2
+    env = make_env(cfg)
+    try:
+        obs, _, goal_obs, _ = make_goal(env, 0, cfg)
+        ctl.reset(goal_obs)
+        actions = ctl.act(obs)
+    finally:
+        env.close()
+    assert actions.shape == (2 * 5, 2)  # receding_horizon model steps, one action per env step
+    assert not np.allclose(actions[0], actions[1])  # not one action held over the block
+    np.testing.assert_array_equal(actions, ctl._prev[:2].reshape(10, 2).numpy())
+    res = run_planning(cfg, world_model=wm)
+    assert res["config"]["block_actions"] == "each"
+    # one plan call yields 10 env steps: a 12-step budget takes two calls
+    assert all(
+        e["num_plans"] == 2 and e["steps"] == 12 for e in res["episodes"] if not e["success"]
+    )
+
+
+def test_block_actions_each_needs_a_world_model_that_takes_them(tiny_world_model, tmp_path):
+    from vworld.eval.harness import make_latent_controller
+
+    with pytest.raises(ValueError, match="block_actions must be one of"):
+        PlanConfig(block_actions="split").validate()
+    with pytest.raises(ValueError, match="block_actions=each plans with a world model"):
+        PlanConfig(block_actions="each", planner="random").validate()
+    cfg = PlanConfig(block_actions="each", episodes=1, out_dir=str(tmp_path))
+    with pytest.raises(ValueError, match=r"block_actions=each: .*data.action_mode=concat"):
+        make_latent_controller(cfg, tiny_world_model, 2, -1.0, 1.0)
+    assert PlanConfig().hold_steps == 5 and cfg.hold_steps == 1

@@ -38,7 +38,9 @@ class DiagnosticsConfig:
     starts: start states (episode seeds ``seed .. seed + starts - 1``).
     num_candidates: random action sequences per start.
     horizon: model steps per sequence.
-    action_block: env steps each action is held (one model step).
+    action_block: env steps of one model step.
+    block_actions: ``"held"`` (a candidate's action per model step, held ``action_block``
+        steps) or ``"each"`` (an action per env step; ``PlanConfig.block_actions``).
     goal_offset_steps: env steps of random actions that make the goal (or, with
         ``goal_dataset``, recorded steps between start and goal).
     seed: first episode seed.
@@ -51,6 +53,7 @@ class DiagnosticsConfig:
     num_candidates: int = 64
     horizon: int = 5
     action_block: int = 5
+    block_actions: str = "held"
     goal_offset_steps: int = 25
     seed: int = 0
     env: str = "vworld/Reach-v0"
@@ -64,6 +67,7 @@ class DiagnosticsConfig:
             seed=self.seed,
             goal_offset_steps=self.goal_offset_steps,
             action_block=self.action_block,
+            block_actions=self.block_actions,
             goal_source="dataset" if self.goal_dataset else "offset",
             goal_dataset=self.goal_dataset,
         )
@@ -88,7 +92,9 @@ def planning_diagnostics(
     ctl = LatentController(world_model, _NoPlanner(), cost, device=device)
     u = goal_api(env)
     protocol = cfg.protocol()
-    low, high = env.action_space.low, env.action_space.high
+    protocol.validate()
+    per_step, hold = (cfg.action_block, 1) if cfg.block_actions == "each" else (1, cfg.action_block)
+    low, high = np.tile(env.action_space.low, per_step), np.tile(env.action_space.high, per_step)
     sens, rank, latent_rank, err = [], [], [], []
     for i in range(cfg.starts):
         seed = cfg.seed + i
@@ -106,8 +112,8 @@ def planning_diagnostics(
         true_z, true_dist = [], []
         for seq in plans:
             obs, _ = env.reset(seed=seed, options={"state": start, "goal": start})
-            for a in seq:
-                for _ in range(cfg.action_block):
+            for a in seq.reshape(-1, env.action_space.shape[0]):
+                for _ in range(hold):
                     obs, *_ = env.step(a.astype(np.float32))
             true_z.append(world_model.encode(ctl._frames(obs["pixels"]))[0, 0])
             true_dist.append(u.task_distance(u.get_state(), goal))

@@ -43,6 +43,7 @@ from vworld.world_model import WorldModel
 __all__ = [
     "PlanConfig",
     "load_plan_world_model",
+    "make_latent_controller",
     "planner_config",
     "resolve_device",
     "run_planning",
@@ -51,6 +52,7 @@ __all__ = [
 PLANNERS = ("cem", "mppi", "gd", "random", "oracle")
 GOAL_SOURCES = ("offset", "sample", "dataset")
 GOAL_POLICIES = ("random", "scripted")
+BLOCK_ACTIONS = ("held", "each")
 
 
 @dataclass
@@ -82,8 +84,15 @@ class PlanConfig:
         planner: ``"cem"``, ``"mppi"``, ``"gd"``, ``"random"`` or ``"oracle"`` (CEM with the
             ``oracle`` config on the true simulator).
         horizon: planned actions per sequence (world-model steps).
-        action_block: env steps each planned action is held for (one world-model step).
-        receding_horizon: planned actions executed before replanning.
+        action_block: env steps of one world-model step (one planned action).
+        block_actions: what the planner chooses per world-model step: ``"held"`` (one action,
+            held ``action_block`` env steps) or ``"each"`` (its ``action_block`` actions,
+            one per env step, planned together as one ``action_block * A`` vector, as
+            stable-worldmodel's planners do; needs a world model trained with
+            ``data.action_mode=concat``). ``each`` reaches states that held actions cannot
+            (PushT: the recorded actions between a start and its goal, averaged per block
+            and held, end 9-89 px from the goal).
+        receding_horizon: planned actions (world-model steps) executed before replanning.
         cem: CEM config.
         mppi: MPPI config.
         gd: gradient planner config.
@@ -114,6 +123,7 @@ class PlanConfig:
     planner: str = "cem"
     horizon: int = 5
     action_block: int = 5
+    block_actions: str = "held"
     receding_horizon: int = 1
     cem: CEMConfig = field(default_factory=CEMConfig)
     mppi: MPPIConfig = field(default_factory=MPPIConfig)
@@ -142,6 +152,15 @@ class PlanConfig:
             raise ValueError(
                 f"{where}.goal_policy must be one of {GOAL_POLICIES}, got {self.goal_policy!r}"
             )
+        if self.block_actions not in BLOCK_ACTIONS:
+            raise ValueError(
+                f"{where}.block_actions must be one of {BLOCK_ACTIONS}, got {self.block_actions!r}"
+            )
+        if self.block_actions == "each" and self.planner in ("random", "oracle"):
+            raise ValueError(
+                f"{where}.block_actions=each plans with a world model; planner={self.planner!r} "
+                "holds its actions (block_actions=held)"
+            )
         for name in ("episodes", "max_steps", "horizon", "action_block", "receding_horizon"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{where}.{name} must be >= 1, got {getattr(self, name)}")
@@ -167,6 +186,11 @@ class PlanConfig:
                 f"{where}.oracle_cost_on must be 'last' or 'all', got {self.oracle_cost_on!r}"
             )
         self.cost.validate()
+
+    @property
+    def hold_steps(self) -> int:
+        """Env steps each action a controller returns is held for."""
+        return 1 if self.block_actions == "each" else self.action_block
 
 
 def resolve_device(device: str) -> torch.device:
@@ -207,6 +231,56 @@ def load_plan_world_model(cfg: PlanConfig, device: torch.device) -> WorldModel:
     return load_world_model(cfg.world_model, device=device)
 
 
+def make_latent_controller(
+    cfg: PlanConfig,
+    world_model: WorldModel,
+    action_dim: int,
+    low: float,
+    high: float,
+    device: str | torch.device = "cpu",
+) -> LatentController:
+    """The latent controller of ``cfg`` (``cem``, ``mppi`` or ``gd``) over ``world_model``.
+
+    Args:
+        cfg: the plan config (its planner's sub-config, ``horizon``, ``action_block``,
+            ``block_actions``, ``receding_horizon``, ``cost``, ``seed``, ``match_recording``).
+        world_model: the model; one of its steps must be ``cfg.action_block`` env steps.
+        action_dim: the env's action size; ``low``, ``high``: its bounds.
+        device: where the world model lives.
+    Raises:
+        ValueError: the world model's step is not ``action_block`` env steps, or
+            ``block_actions=each`` with a world model that takes held actions only.
+    """
+    # One model step is ``frame_stride`` env steps.
+    if world_model.frame_stride != cfg.action_block:
+        raise ValueError(
+            f"action_block={cfg.action_block} but one world-model step is "
+            f"{world_model.frame_stride} env steps (its frame_stride); set "
+            f"action_block={world_model.frame_stride}"
+        )
+    per_step = 1
+    if cfg.block_actions == "each":
+        block_dim = getattr(world_model, "block_action_dim", None)
+        if block_dim != action_dim * cfg.action_block:
+            raise ValueError(
+                "PlanConfig.block_actions=each: this world model takes one held action per "
+                "step (train it with data.action_mode=concat to plan each env step's action), "
+                "or set block_actions=held"
+            )
+        per_step = cfg.action_block
+    pcfg = planner_config(cfg, cfg.planner, action_dim * per_step, low, high)
+    return LatentController(
+        world_model,
+        make_planner(cfg.planner, pcfg, device=str(device)),
+        cfg.cost,
+        cfg.receding_horizon,
+        device,
+        cfg.seed,
+        cfg.match_recording,
+        actions_per_step=per_step,
+    )
+
+
 def _state_errors(
     estimate: dict[int, float], state: np.ndarray, angle_dims: Any
 ) -> dict[int, float]:
@@ -241,23 +315,7 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
     if cfg.planner in ("cem", "mppi", "gd"):
         if world_model is None:
             world_model = load_plan_world_model(cfg, device)
-        # One model step is ``frame_stride`` env steps.
-        if world_model.frame_stride != cfg.action_block:
-            raise ValueError(
-                f"action_block={cfg.action_block} but one world-model step is "
-                f"{world_model.frame_stride} env steps (its frame_stride); set "
-                f"action_block={world_model.frame_stride}"
-            )
-        pcfg = planner_config(cfg, cfg.planner, action_dim, low, high)
-        controller: Any = LatentController(
-            world_model,
-            make_planner(cfg.planner, pcfg, device=str(device)),
-            cfg.cost,
-            cfg.receding_horizon,
-            device,
-            cfg.seed,
-            cfg.match_recording,
-        )
+        controller: Any = make_latent_controller(cfg, world_model, action_dim, low, high, device)
     elif cfg.planner == "oracle":
         pcfg = planner_config(cfg, "oracle", action_dim, low, high)
         controller = OracleController(
@@ -292,7 +350,7 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
             controller.reset(goal_obs, seed=seed)
             record = i < cfg.num_video_episodes
             res = run_episode(
-                env, controller, obs, info, cfg.max_steps, cfg.action_block, record_frames=record
+                env, controller, obs, info, cfg.max_steps, cfg.hold_steps, record_frames=record
             )
             if record:
                 video.extend(side_by_side(f, goal_obs["pixels"], scale=2) for f in res.frames)

@@ -84,6 +84,10 @@ class LatentController:
             model's training videos (its ``frame_codec``, when it has one) before encoding
             them: an encoder and probe trained on decoded video can react strongly to the
             codec's small colour shifts, which clean renders lack.
+        actions_per_step: env actions in one planned action (1: one action, which the caller
+            holds for a world-model step's env steps; ``frame_stride``: that step's action for
+            each env step, concatenated, with a world model that takes them, see
+            ``JEPAWorldModel.block_action_dim``). :meth:`act` returns them one per env step.
     """
 
     def __init__(
@@ -95,9 +99,13 @@ class LatentController:
         device: str | torch.device = "cpu",
         seed: int = 0,
         match_recording: bool = True,
+        actions_per_step: int = 1,
     ) -> None:
         self.world_model = world_model
         cost.validate()
+        if actions_per_step < 1:
+            raise ValueError(f"actions_per_step: must be >= 1, got {actions_per_step}")
+        self.actions_per_step = int(actions_per_step)
         if cost.latent_only and world_model.sim_state_dims:
             raise ValueError(
                 "cost.latent_only: this world model's state holds simulator columns "
@@ -178,7 +186,8 @@ class LatentController:
         return est[[probed.index(d) for d in dims]], dims
 
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
-        """Plan from ``obs`` and return the first ``receding_horizon`` actions ``(k, A)``."""
+        """Plan from ``obs`` and return the first ``receding_horizon`` planned actions ``(k, A)``
+        (``(k * actions_per_step, A)``: one per env step, when a planned action holds them)."""
         if self._z_goal is None:
             raise RuntimeError("LatentController.reset(goal_obs) was not called")
         with torch.no_grad():
@@ -204,7 +213,8 @@ class LatentController:
         plan, info = self.planner.plan(cost_fn, init=init, generator=self._generator)
         self._prev = plan.detach()
         self.last_info = info
-        return plan[: self.receding_horizon].detach().cpu().numpy()
+        first = plan[: self.receding_horizon].detach().cpu().numpy()
+        return first.reshape(len(first) * self.actions_per_step, -1)
 
 
 class RandomController:

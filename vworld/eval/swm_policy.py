@@ -51,7 +51,8 @@ class ControllerPolicy(swm.policy.BasePolicy):
 
     Args:
         make_controller: returns a fresh controller (one is made per env).
-        action_block: env steps each planned action is held for.
+        action_block: env steps each action a controller returns is held for
+            (``PlanConfig.hold_steps``: 1 when it returns one action per env step).
         render_size: frame size; must be the World's ``image_shape``.
         seed: episode ``n`` resets its controller with ``seed + n``.
         goal_image: ``"env"`` or ``"info"`` (see the module docstring).
@@ -180,13 +181,13 @@ def controller_factory(cfg: Any, world_model: Any = None) -> Callable[[], Contro
     """Controllers as ``vworld plan`` builds them from a ``PlanConfig`` (not ``oracle``).
 
     Args:
-        cfg: the ``PlanConfig`` (``planner``, ``horizon``, ``receding_horizon``, ``seed``,
-            the planner's and the cost's sub-configs, ``world_model``, ``device``).
+        cfg: the ``PlanConfig`` (``planner``, ``horizon``, ``action_block``,
+            ``block_actions``, ``receding_horizon``, ``seed``, the planner's and the cost's
+            sub-configs, ``world_model``, ``device``).
         world_model: a loaded world model; loaded from ``cfg.world_model`` when None.
     """
-    from planners import make_planner
-    from vworld.eval.harness import load_plan_world_model, planner_config, resolve_device
-    from vworld.eval.mpc import LatentController, RandomController
+    from vworld.eval.harness import load_plan_world_model, make_latent_controller, resolve_device
+    from vworld.eval.mpc import RandomController
 
     if cfg.planner == "oracle":
         raise ValueError("PlanConfig.planner: oracle simulates vworld's own envs only")
@@ -200,13 +201,10 @@ def controller_factory(cfg: Any, world_model: Any = None) -> Callable[[], Contro
         return lambda: RandomController(action_dim, low, high, cfg.receding_horizon, cfg.seed)
     device = resolve_device(cfg.device)
     model = world_model if world_model is not None else load_plan_world_model(cfg, device)
-    pcfg = planner_config(cfg, cfg.planner, action_dim, low, high)
+    make_latent_controller(cfg, model, action_dim, low, high, device)  # checks cfg and model
 
     def make() -> Controller:
-        planner = make_planner(cfg.planner, pcfg, device=str(device))
-        return LatentController(
-            model, planner, cfg.cost, cfg.receding_horizon, device, cfg.seed, cfg.match_recording
-        )
+        return make_latent_controller(cfg, model, action_dim, low, high, device)
 
     return make
 
@@ -243,7 +241,7 @@ def evaluate_in_world(
     if policy is None:
         policy = ControllerPolicy(
             make_controller or controller_factory(cfg, world_model),
-            cfg.action_block,
+            cfg.hold_steps,
             cfg.render_size,
             cfg.seed,
         )
