@@ -10,7 +10,11 @@ simulator (which only grades). Prints, per model:
   after executing each candidate (1: CEM ranks candidates as the simulator would);
 - ``latent rank``: the same for the true latents' cost (how well the latent space measures
   distance to the goal image, whatever the predictor);
-- ``latent err``: mean squared error of the predicted final latents.
+- ``latent err``: mean squared error of the predicted final latents;
+- with ``--goal-dataset``, the exploitation check: the model's cost of the recorded actions
+  from start to goal (``rec cost``) and of CEM's plan (``plan cost``, CEM 300/30/30), the
+  task distance each ends at when executed (``rec dist``, ``plan dist``), and ``exploited``,
+  the fraction of starts where the plan costs less in the model but ends farther.
 
     python bench/bench_diagnostics.py --env vworld/Reach-v0 runs/wm_a runs/wm_b
     python bench/bench_diagnostics.py --env swm/PushT-v1 --goal-dataset data/swm-pusht-heldout \
@@ -60,15 +64,21 @@ def main() -> None:
         block_actions=args.block_actions,
     )
     cost = CostConfig(cost_type=args.cost_type, latent_only=True)
-    print(f"{'world model':40s} {'sens':>6s} {'rank':>6s} {'latent rank':>12s} {'latent err':>11s}")
+    extra = ("rec cost", "plan cost", "rec dist", "plan dist", "exploited")
+    head = f"{'world model':40s} {'sens':>6s} {'rank':>6s} {'latent rank':>12s} {'latent err':>11s}"
+    print(head + ("".join(f" {k:>10s}" for k in extra) if args.goal_dataset else ""))
     for path in args.world_models:
         wm = load_world_model(path)
         cfg.action_block = wm.frame_stride
         d = planning_diagnostics(env, wm, cost, cfg)
-        print(
+        row = (
             f"{path:40s} {d['action_sensitivity']:6.3f} {d['rank_corr']:6.3f} "
             f"{d['latent_rank_corr']:12.3f} {d['latent_error']:11.4f}"
         )
+        keys = ("recorded_cost", "planned_cost", "recorded_distance", "planned_distance")
+        if args.goal_dataset:
+            row += "".join(f" {d[k]:10.3f}" for k in (*keys, "exploited"))
+        print(row)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ here, a few short episodes on the CPU.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -389,9 +390,17 @@ def test_diagnostics_take_starts_and_goals_from_the_dataset(swm, tworoom_heldout
         np.testing.assert_array_equal(
             goal, log.load_episode(eps[1].episode).sim_states[eps[1].start + 25]
         )
+        cfg.goal_offset_steps = 10  # the recorded actions make one plan of 2 x 5 steps
         d = planning_diagnostics(env, _TinyWorldModel(), cost, cfg)
         assert all(np.isfinite(v) for v in d.values())
         assert d["action_sensitivity"] > 0.0
+        # the recorded actions (averaged per block, held) nearly reach the recorded goal
+        assert d["recorded_distance"] < d["planned_distance"]
+        assert 0.0 <= d["exploited"] <= 1.0
+        with pytest.raises(ValueError, match=r"goal_offset_steps: 25, .* 10 env steps"):
+            planning_diagnostics(
+                env, _TinyWorldModel(), cost, dataclasses.replace(cfg, goal_offset_steps=25)
+            )
         cfg.goal_dataset = str(tmp_path / "none")
         with pytest.raises(ValueError, match=r"goal_dataset: .*none: no such dataset"):
             planning_diagnostics(env, _TinyWorldModel(), cost, cfg)

@@ -14,17 +14,26 @@ reaches the model):
   distance after executing it. ``latent_rank_corr`` ranks the *true* latents by the same
   cost: it grades the latent space itself (is distance to the goal image's latent a good
   measure of distance to the goal?), apart from the predictor.
+- **exploitation** (with ``goal_dataset``): the recorded actions from the start to its goal
+  reach the goal by construction. The planner (CEM, ``cem``) plans from the start with the
+  model; both sequences are scored by the model (``recorded_cost``, ``planned_cost``) and
+  executed (``recorded_distance``, ``planned_distance``). ``exploited``: the fraction of starts
+  where the plan costs less than the recorded actions in the model yet ends farther from the
+  goal: the planner found the model's errors, not the goal, and a better model (not a better
+  optimiser) is what would help.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 
-from vworld.eval.costs import CostConfig, goal_cost
+from planners import CEM, CEMConfig
+from vworld.eval.costs import CostConfig, goal_cost, make_latent_cost
 from vworld.eval.goals import make_goal
 from vworld.eval.harness import PlanConfig
 from vworld.eval.mpc import LatentController, goal_api
@@ -46,7 +55,10 @@ class DiagnosticsConfig:
     seed: first episode seed.
     env: the env's id, for the protocol's messages and dataset checks.
     goal_dataset: a held-out dataset written by ``vworld collect``: starts and goals come
-        from its episodes (``PlanConfig.goal_source=dataset``). Empty: random-policy goals.
+        from its episodes (``PlanConfig.goal_source=dataset``), and the planner is checked
+        against their recorded actions (``goal_offset_steps`` must then be
+        ``horizon * action_block``). Empty: random-policy goals.
+    cem: the planner of the exploitation check (its horizon and bounds are filled in).
     """
 
     starts: int = 8
@@ -58,6 +70,7 @@ class DiagnosticsConfig:
     seed: int = 0
     env: str = "vworld/Reach-v0"
     goal_dataset: str = ""
+    cem: CEMConfig = field(default_factory=CEMConfig)
 
     def protocol(self) -> PlanConfig:
         """The plan protocol whose goals the diagnostics use."""
@@ -86,7 +99,12 @@ def planning_diagnostics(
     Returns:
         ``action_sensitivity``, ``rank_corr`` (model cost vs true distance),
         ``latent_rank_corr`` (true latents' cost vs true distance), means over starts, and
-        ``latent_error`` (mean squared error of the predicted final latents).
+        ``latent_error`` (mean squared error of the predicted final latents); with
+        ``goal_dataset`` also ``recorded_cost``, ``planned_cost``, ``recorded_distance``,
+        ``planned_distance`` (means) and ``exploited`` (a fraction).
+    Raises:
+        ValueError: ``goal_dataset`` with ``goal_offset_steps`` other than
+            ``horizon * action_block``.
     """
     cfg = cfg or DiagnosticsConfig()
     ctl = LatentController(world_model, _NoPlanner(), cost, device=device)
@@ -96,6 +114,22 @@ def planning_diagnostics(
     per_step, hold = (cfg.action_block, 1) if cfg.block_actions == "each" else (1, cfg.action_block)
     low, high = np.tile(env.action_space.low, per_step), np.tile(env.action_space.high, per_step)
     sens, rank, latent_rank, err = [], [], [], []
+    check: dict[str, list[float]] = {k: [] for k in (*_CHECK_KEYS, "exploited")}
+    if cfg.goal_dataset:
+        if cfg.goal_offset_steps != cfg.horizon * cfg.action_block:
+            raise ValueError(
+                f"DiagnosticsConfig.goal_offset_steps: {cfg.goal_offset_steps}, but the "
+                f"recorded actions are checked as one plan of horizon * action_block = "
+                f"{cfg.horizon * cfg.action_block} env steps"
+            )
+        pcfg = dataclasses.replace(
+            cfg.cem,
+            horizon=cfg.horizon,
+            action_dim=len(low),
+            low=float(low.min()),
+            high=float(high.max()),
+        )
+        planner = CEM(pcfg, device=str(device))
     for i in range(cfg.starts):
         seed = cfg.seed + i
         _, _, goal_obs, goal = make_goal(env, seed, protocol)
@@ -111,10 +145,7 @@ def planning_diagnostics(
         z_pred, _ = world_model.rollout(z0, s0, plans_t)  # (N, H, ...)
         true_z, true_dist = [], []
         for seq in plans:
-            obs, _ = env.reset(seed=seed, options={"state": start, "goal": start})
-            for a in seq.reshape(-1, env.action_space.shape[0]):
-                for _ in range(hold):
-                    obs, *_ = env.step(a.astype(np.float32))
+            obs = _execute(env, seed, start, seq, hold)
             true_z.append(world_model.encode(ctl._frames(obs["pixels"]))[0, 0])
             true_dist.append(u.task_distance(u.get_state(), goal))
         z_true = torch.stack(true_z)  # (N, ...)
@@ -128,12 +159,50 @@ def planning_diagnostics(
         rank.append(_rank_corr(c_model, true_dist))
         latent_rank.append(_rank_corr(c_true, true_dist))
         err.append(float((last - z_true).square().mean()))
-    return {
+        if cfg.goal_dataset:
+            from vworld.eval.swm_protocol import protocol_episodes  # read once (cached)
+
+            episodes = protocol_episodes(
+                cfg.goal_dataset, cfg.starts, cfg.goal_offset_steps, cfg.seed, cfg.env
+            )
+            acts = episodes[i].actions.reshape(cfg.horizon, cfg.action_block, -1)
+            # the recorded actions as a plan: a block's actions, or (held) their mean
+            rec_plan = acts.reshape(cfg.horizon, -1) if per_step > 1 else acts.mean(1)
+            cost_fn = make_latent_cost(
+                lambda a, z=z0, s=s0: world_model.rollout(z, s, a.to(device)), ctl._z_goal, cost
+            )
+            generator = torch.Generator(device=planner.device).manual_seed(seed)
+            plan, _ = planner.plan(cost_fn, generator=generator)
+            both = torch.stack([torch.as_tensor(rec_plan, dtype=plan.dtype), plan.cpu()])
+            c_rec, c_plan = cost_fn(both).tolist()
+            d_rec, d_plan = [], []
+            for p, d in zip(both.numpy(), (d_rec, d_plan)):
+                _execute(env, seed, start, p, hold)
+                d.append(u.task_distance(u.get_state(), goal))
+            for k, v in zip(_CHECK_KEYS, (c_rec, c_plan, d_rec[0], d_plan[0])):
+                check[k].append(v)
+            check["exploited"].append(float(c_plan < c_rec and d_plan[0] > d_rec[0]))
+    out = {
         "action_sensitivity": float(np.mean(sens)),
         "rank_corr": float(np.mean(rank)),
         "latent_rank_corr": float(np.mean(latent_rank)),
         "latent_error": float(np.mean(err)),
     }
+    if cfg.goal_dataset:
+        out.update({k: float(np.mean(v)) for k, v in check.items()})
+    return out
+
+
+_CHECK_KEYS = ("recorded_cost", "planned_cost", "recorded_distance", "planned_distance")
+
+
+def _execute(env: Any, seed: int, start: np.ndarray, seq: np.ndarray, hold: int) -> Any:
+    """Reset to ``start`` and execute ``seq``'s actions, each held ``hold`` steps; the last obs."""
+    obs, _ = env.reset(seed=seed, options={"state": start, "goal": start})
+    for a in seq.reshape(-1, env.action_space.shape[0]):
+        for _ in range(hold):
+            obs, *_ = env.step(a.astype(np.float32))
+    return obs
 
 
 def _rank_corr(cost: np.ndarray, dist: list[float]) -> float:

@@ -96,6 +96,8 @@ class ProtocolEpisode:
         start_state: the recorded sim state at the start.
         goal_state: the recorded sim state at the goal.
         goal_proprio: the recorded proprioception at the goal.
+        actions: the recorded actions from the start to the goal ``(goal_offset, A)``: a
+            sequence that reaches the goal (from the start state it was recorded in).
     """
 
     episode: int
@@ -103,6 +105,7 @@ class ProtocolEpisode:
     start_state: np.ndarray
     goal_state: np.ndarray
     goal_proprio: np.ndarray
+    actions: np.ndarray
 
 
 def _open(path: str | os.PathLike, env_id: str | None) -> RobotLog:
@@ -138,7 +141,12 @@ def _episodes(
             g = t + goal_offset
             out.append(
                 ProtocolEpisode(
-                    ep, t, rec.sim_states[t].copy(), rec.sim_states[g].copy(), rec.states[g].copy()
+                    ep,
+                    t,
+                    rec.sim_states[t].copy(),
+                    rec.sim_states[g].copy(),
+                    rec.states[g].copy(),
+                    np.asarray(rec.actions[t:g], dtype=np.float32).copy(),
                 )
             )
     finally:
