@@ -28,6 +28,12 @@ COMMANDS: dict[str, tuple[str, str, str, str]] = {
         "collect",
         "collect robot logs in a MuJoCo env into a LeRobot v3.0 dataset",
     ),
+    "merge": (
+        "vworld.data.record",
+        "MergeConfig",
+        "merge",
+        "join LeRobot datasets of one env into one (e.g. planner rollouts and training data)",
+    ),
     "train-ac": (
         "vworld.train.train_ac",
         "TrainACConfig",

@@ -533,3 +533,58 @@ def test_block_actions_each_needs_a_world_model_that_takes_them(tiny_world_model
     with pytest.raises(ValueError, match=r"block_actions=each: .*data.action_mode=concat"):
         make_latent_controller(cfg, tiny_world_model, 2, -1.0, 1.0)
     assert PlanConfig().hold_steps == 5 and cfg.hold_steps == 1
+
+
+def test_plan_records_its_episodes_as_a_dataset_that_merges_with_collected_data(
+    tmp_path, tiny_world_model
+):
+    """record_dir: the executed steps as a LeRobot dataset, joined with collected data by
+    vworld merge; each recorded step replays in the simulator to the next recorded state."""
+    from vworld.data.collect import CollectConfig, collect
+    from vworld.data.episodes import RobotLogError
+    from vworld.data.logs import open_robot_log
+    from vworld.data.record import MergeConfig, merge
+
+    cfg = PlanConfig(
+        world_model="unused-when-passed",
+        episodes=2,
+        max_steps=10,
+        goal_offset_steps=10,
+        horizon=2,
+        cem=FAST_CEM,
+        num_video_episodes=0,
+        record_dir=str(tmp_path / "rollouts"),
+        out_dir=str(tmp_path / "out"),
+        device="cpu",
+    )
+    res = run_planning(cfg, world_model=tiny_world_model)
+    rec = open_robot_log(tmp_path / "rollouts")
+    assert rec.episode_lengths == [e["steps"] for e in res["episodes"]]
+    assert rec.info["robot_type"] == "vworld/Reach-v0"
+    ep = rec.load_episode(0)
+    env = make_env(cfg)
+    try:  # actions[t] taken at frame t leads to the state of frame t + 1
+        env.reset(seed=0)
+        env.unwrapped.set_state(ep.sim_states[0])
+        for t in range(3):
+            obs, *_ = env.step(ep.actions[t])
+            np.testing.assert_allclose(env.unwrapped.get_state(), ep.sim_states[t + 1], atol=1e-6)
+            np.testing.assert_allclose(obs["state"], ep.states[t + 1], atol=1e-5)
+    finally:
+        env.close()
+    assert ep.frames.shape == (ep.actions.shape[0], 64, 64, 3)
+    with pytest.raises(FileExistsError, match="rollouts: already exists"):
+        run_planning(cfg, world_model=tiny_world_model)
+
+    data = collect(CollectConfig(episodes=2, steps=12, workers=0, out_dir=str(tmp_path / "data")))
+    out = merge(MergeConfig(inputs=[str(data), cfg.record_dir], out_dir=str(tmp_path / "m")))
+    joined = open_robot_log(out)
+    assert joined.episode_lengths == [12, 12, *rec.episode_lengths]
+    np.testing.assert_array_equal(joined.load_episode(2).actions, ep.actions)
+    assert np.abs(joined.load_episode(2).frames.astype(int) - ep.frames).mean() < 3.0
+    small = collect(
+        CollectConfig(episodes=1, steps=5, render_size=32, workers=0, out_dir=str(tmp_path / "s"))
+    )
+    with pytest.raises(RobotLogError, match="frame_size"):
+        merge(MergeConfig(inputs=[str(data), str(small)], out_dir=str(tmp_path / "bad")))
+    assert not (tmp_path / "bad").exists()

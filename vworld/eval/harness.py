@@ -106,6 +106,12 @@ class PlanConfig:
         match_recording: pass goal images and observations through the codec of the world
             model's training videos before encoding them (``LatentController``).
         num_video_episodes: episodes written to the video (first ones).
+        record_dir: when set, every executed episode is also written there as a LeRobot v3.0
+            dataset (frames, actions, states and simulator states per env step, as ``vworld
+            collect`` writes them, in the world model's recording codec): the planner's own
+            rollouts, to train the world model on the states its plans reach (``vworld merge``
+            joins them with its training data). Use starts and goals held out from the
+            evaluation's (another ``goal_dataset`` or ``seed``).
         out_dir: output folder.
         device: ``"auto"`` (CUDA if available), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
     """
@@ -137,6 +143,7 @@ class PlanConfig:
     cost: CostConfig = field(default_factory=CostConfig)
     match_recording: bool = True
     num_video_episodes: int = 4
+    record_dir: str = ""
     out_dir: str = "outputs/plan"
     device: str = "auto"
 
@@ -339,6 +346,13 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
     episodes: list[dict[str, Any]] = []
     all_distances: list[list[float]] = []
     video: list[np.ndarray] = []
+    recorder = None
+    if cfg.record_dir:
+        from vworld.data.collect import env_fps
+        from vworld.data.record import DatasetRecorder
+
+        codec = world_model.frame_codec if world_model is not None else None
+        recorder = DatasetRecorder(cfg.record_dir, env_fps(env), cfg.env, codec)
     t_start = time.perf_counter()
     bar = tqdm(range(cfg.episodes), desc=f"plan {cfg.planner}", unit="ep")
     try:
@@ -350,8 +364,17 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
             controller.reset(goal_obs, seed=seed)
             record = i < cfg.num_video_episodes
             res = run_episode(
-                env, controller, obs, info, cfg.max_steps, cfg.hold_steps, record_frames=record
+                env,
+                controller,
+                obs,
+                info,
+                cfg.max_steps,
+                cfg.hold_steps,
+                record_frames=record,
+                record_trajectory=recorder is not None,
             )
+            if recorder is not None and res.trajectory is not None:
+                recorder.add(**res.trajectory, task=f"{cfg.env}: reach the goal")
             if record:
                 video.extend(side_by_side(f, goal_obs["pixels"], scale=2) for f in res.frames)
                 video.extend([np.zeros_like(video[-1])] * 3)  # a short black gap
@@ -383,6 +406,11 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
             )
             n_ok = sum(e["success"] for e in episodes)
             bar.set_postfix(success=f"{n_ok}/{len(episodes)} ({n_ok / len(episodes):.0%})")
+        recording = recorder.finish(to_dict(cfg)) if recorder is not None else None
+    except BaseException:
+        if recorder is not None:
+            recorder.abort()
+        raise
     finally:
         bar.close()
         env.close()
@@ -438,5 +466,6 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
         "results": str(out_dir / "results.json"),
         "plot": str(out_dir / "distances.png"),
         "video": str(out_dir / "episodes.mp4") if video else None,
+        "recording": str(recording) if recording is not None else None,
     }
     return results

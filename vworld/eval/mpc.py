@@ -259,6 +259,10 @@ class EpisodeResult:
         plan_seconds: wall time spent choosing actions.
         num_plans: calls to the controller.
         frames: observation frames (reset and after every step) when recorded.
+        trajectory: with ``record_trajectory``, what a robot log holds of the executed steps,
+            one row per step in ``vworld collect``'s convention (``actions[t]`` taken at
+            ``frames[t]``): ``frames`` ``(L, H, W, 3)``, ``actions`` ``(L, A)``, ``states``
+            ``(L, S)`` and ``sim_states`` ``(L, D)`` (the simulator's, as collection records it).
     """
 
     success: bool
@@ -267,6 +271,7 @@ class EpisodeResult:
     plan_seconds: float
     num_plans: int
     frames: list[np.ndarray] = field(default_factory=list)
+    trajectory: dict[str, np.ndarray] | None = None
 
     @property
     def final_distance(self) -> float:
@@ -281,6 +286,7 @@ def run_episode(
     max_steps: int,
     action_block: int,
     record_frames: bool = False,
+    record_trajectory: bool = False,
 ) -> EpisodeResult:
     """Run MPC from the current env state until success or ``max_steps`` env steps.
 
@@ -292,9 +298,13 @@ def run_episode(
         max_steps: env-step budget.
         action_block: env steps each returned action is held for.
         record_frames: keep every observation frame (for videos).
+        record_trajectory: keep the executed steps as a robot log's rows
+            (``EpisodeResult.trajectory``; the env needs the goal-env ``get_state``).
     """
     distances = [float(info["distance"])]
     frames = [obs["pixels"]] if record_frames else []
+    rows: dict[str, list[np.ndarray]] = {"frames": [], "actions": [], "states": [], "sim": []}
+    sim_state = goal_api(env).get_state if record_trajectory else None
     steps, plan_seconds, num_plans, success = 0, 0.0, 0, False
     while steps < max_steps and not success:
         t0 = time.perf_counter()
@@ -309,6 +319,9 @@ def run_episode(
         stop = False
         for a in actions:
             for _ in range(action_block):
+                if sim_state is not None:
+                    for k, v in zip(rows, (obs["pixels"], a, obs["state"], sim_state())):
+                        rows[k].append(np.array(v, copy=True))
                 obs, _, terminated, truncated, info = env.step(a)
                 steps += 1
                 distances.append(float(info["distance"]))
@@ -322,4 +335,12 @@ def run_episode(
                 break
         if stop and not success and (terminated or truncated):
             break
-    return EpisodeResult(success, steps, distances, plan_seconds, num_plans, frames)
+    trajectory = None
+    if sim_state is not None and steps:
+        trajectory = {
+            "frames": np.stack(rows["frames"]).astype(np.uint8),
+            "actions": np.stack(rows["actions"]).astype(np.float32),
+            "states": np.stack(rows["states"]).astype(np.float32),
+            "sim_states": np.stack(rows["sim"]).astype(np.float64),
+        }
+    return EpisodeResult(success, steps, distances, plan_seconds, num_plans, frames, trajectory)
