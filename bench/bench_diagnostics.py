@@ -33,6 +33,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 def main() -> None:
     import envs
+    from planners import CEMConfig
     from vworld.eval.costs import CostConfig
     from vworld.eval.diagnostics import DiagnosticsConfig, planning_diagnostics
     from vworld.world_model import load_world_model
@@ -51,6 +52,7 @@ def main() -> None:
         choices=["held", "each"],
         help="candidates hold one action per model step, or take one per env step",
     )
+    ap.add_argument("--init-std", type=float, default=1.0, help="CEM's starting std (check)")
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
     if args.threads:
@@ -62,6 +64,7 @@ def main() -> None:
         env=args.env,
         goal_dataset=args.goal_dataset,
         block_actions=args.block_actions,
+        cem=CEMConfig(init_std=args.init_std),
     )
     cost = CostConfig(cost_type=args.cost_type, latent_only=True)
     extra = ("rec cost", "plan cost", "rec dist", "plan dist", "exploited")
