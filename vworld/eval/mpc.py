@@ -4,8 +4,9 @@ The control loop of DINO-WM (Zhou et al. 2024) and V-JEPA 2-AC (Assran et al. 20
 the current observation and the goal image, plan an action sequence that brings the world
 model's predicted latent close to the goal latent, execute the first ``receding_horizon``
 planned actions, each held for ``action_block`` env steps (one world-model step is one
-block), then replan, warm-starting from the previous plan shifted by the executed actions
-(TD-MPC2). The episode stops on success, read from the env's ``info`` after every executed
+block; or, with a world model fed each env step's action, ``actions_per_step`` actions
+planned per block and executed one per env step), then replan, warm-starting from the previous
+plan shifted by the executed actions (TD-MPC2). The episode stops on success, read from the env's ``info`` after every executed
 env step, or when the step budget is spent. The simulator's state never steers the latent
 controller; only the oracle baseline (``vworld.eval.oracle``) plans with the true simulator,
 to measure the headroom a perfect model would give.
