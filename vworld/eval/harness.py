@@ -347,15 +347,15 @@ def run_planning(cfg: PlanConfig, world_model: WorldModel | None = None) -> dict
     all_distances: list[list[float]] = []
     video: list[np.ndarray] = []
     recorder = None
-    if cfg.record_dir:
-        from vworld.data.collect import env_fps
-        from vworld.data.record import DatasetRecorder
-
-        codec = world_model.frame_codec if world_model is not None else None
-        recorder = DatasetRecorder(cfg.record_dir, env_fps(env), cfg.env, codec)
     t_start = time.perf_counter()
     bar = tqdm(range(cfg.episodes), desc=f"plan {cfg.planner}", unit="ep")
     try:
+        if cfg.record_dir:
+            from vworld.data.collect import env_fps
+            from vworld.data.record import DatasetRecorder
+
+            codec = world_model.frame_codec if world_model is not None else None
+            recorder = DatasetRecorder(cfg.record_dir, env_fps(env), cfg.env, codec)
         for i in bar:
             seed = cfg.seed + i
             obs, info, goal_obs, goal_sim = make_goal(env, seed, cfg)
