@@ -12,10 +12,7 @@ dataset is written under a temporary name and renamed into place when complete.
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
-import os
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +21,7 @@ import numpy as np
 from omegaconf import MISSING
 from tqdm.auto import tqdm
 
-from vworld.data.lerobot_write import LeRobotWriter
+from vworld.data.record import DatasetRecorder
 
 __all__ = ["CollectConfig", "collect", "episode_rng", "make_env", "run_episode"]
 
@@ -186,12 +183,10 @@ def collect(cfg: CollectConfig) -> Path:
     if cfg.episodes < 1 or cfg.steps < 1:
         raise ValueError(f"CollectConfig: episodes {cfg.episodes} and steps {cfg.steps}: >= 1")
     out = Path(cfg.out_dir)
-    if out.exists() and not cfg.overwrite:
+    if out.exists() and not cfg.overwrite:  # before any worker starts
         raise FileExistsError(f"{out}: already exists (set overwrite=True)")
-    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
     d = asdict(cfg)
+    rec: DatasetRecorder | None = None
 
     pool = None
     if cfg.workers > 0:
@@ -207,22 +202,9 @@ def collect(cfg: CollectConfig) -> Path:
         for name in policy_names(cfg.policy):  # unknown names fail here, not in a worker
             make_policy(name, probe)
         fps = cfg.fps or env_fps(probe)
-        sim_dim = len(probe.unwrapped.get_state())
-        act_dim = int(np.prod(probe.action_space.shape))
-        state_dim = int(np.prod(probe.observation_space["state"].shape))
         probe.close()
-        writer = LeRobotWriter(
-            tmp,
-            fps=fps,
-            action_dim=act_dim,
-            state_dim=state_dim,
-            sim_state_dim=sim_dim,
-            camera=cfg.camera,
-            codec=cfg.codec,
-            crf=cfg.crf,
-            pix_fmt=cfg.pix_fmt,
-            robot_type=cfg.env,
-        )
+        codec = {"codec": cfg.codec, "pix_fmt": cfg.pix_fmt, "crf": cfg.crf}
+        rec = DatasetRecorder(out, fps, cfg.env, codec, cfg.camera, overwrite=cfg.overwrite)
         task = f"{cfg.env}: reach the goal"
         if pool is None:
             _worker_init(d)
@@ -230,12 +212,12 @@ def collect(cfg: CollectConfig) -> Path:
         else:  # ordered: episode e is always written as episode e
             results = pool.imap(_worker_episode, range(cfg.episodes), chunksize=1)
         for r in results:
-            writer.add_episode(r["frames"], r["actions"], r["states"], r["sim_states"], task)
+            rec.add(r["frames"], r["actions"], r["states"], r["sim_states"], task)
             bar.update(1)
-        writer.finalize()
-        (tmp / "meta" / "collect_config.json").write_text(json.dumps(d, indent=2, default=str))
+        rec.finish(d, "collect_config.json")
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if rec is not None:
+            rec.abort()
         raise
     finally:
         bar.close()
@@ -245,7 +227,4 @@ def collect(cfg: CollectConfig) -> Path:
         if _WORKER:
             _WORKER["env"].close()
             _WORKER.clear()
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
     return out

@@ -87,9 +87,11 @@ class DatasetRecorder:
         self._writer.add_episode(frames, actions, states, sim_states, task)
         self.num_episodes += 1
 
-    def finish(self, meta: dict[str, Any] | None = None) -> Path:
-        """Write the metadata (and ``meta`` as ``meta/record_config.json``), move the dataset
-        into place and return its folder.
+    def finish(
+        self, meta: dict[str, Any] | None = None, meta_name: str = "record_config.json"
+    ) -> Path:
+        """Write the metadata (and ``meta`` as ``meta/<meta_name>``), move the dataset into
+        place and return its folder.
 
         Raises:
             ValueError: no episode was added.
@@ -99,7 +101,7 @@ class DatasetRecorder:
         self._writer.finalize()
         if meta is not None:
             text = json.dumps(meta, indent=2, default=str)
-            (self.tmp / "meta" / "record_config.json").write_text(text)
+            (self.tmp / "meta" / meta_name).write_text(text)
         if self.out.exists():
             shutil.rmtree(self.out)
         os.replace(self.tmp, self.out)

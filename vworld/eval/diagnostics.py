@@ -116,6 +116,8 @@ def planning_diagnostics(
     sens, rank, latent_rank, err = [], [], [], []
     check: dict[str, list[float]] = {k: [] for k in (*_CHECK_KEYS, "exploited")}
     if cfg.goal_dataset:
+        from vworld.eval.swm_protocol import protocol_episodes
+
         if cfg.goal_offset_steps != cfg.horizon * cfg.action_block:
             raise ValueError(
                 f"DiagnosticsConfig.goal_offset_steps: {cfg.goal_offset_steps}, but the "
@@ -160,9 +162,7 @@ def planning_diagnostics(
         latent_rank.append(_rank_corr(c_true, true_dist))
         err.append(float((last - z_true).square().mean()))
         if cfg.goal_dataset:
-            from vworld.eval.swm_protocol import protocol_episodes  # read once (cached)
-
-            episodes = protocol_episodes(
+            episodes = protocol_episodes(  # read once (cached)
                 cfg.goal_dataset, cfg.starts, cfg.goal_offset_steps, cfg.seed, cfg.env
             )
             acts = episodes[i].actions.reshape(cfg.horizon, cfg.action_block, -1)
@@ -175,13 +175,14 @@ def planning_diagnostics(
             plan, _ = planner.plan(cost_fn, generator=generator)
             both = torch.stack([torch.as_tensor(rec_plan, dtype=plan.dtype), plan.cpu()])
             c_rec, c_plan = cost_fn(both).tolist()
-            d_rec, d_plan = [], []
-            for p, d in zip(both.numpy(), (d_rec, d_plan)):
+            dists = []
+            for p in both.numpy():
                 _execute(env, seed, start, p, hold)
-                d.append(u.task_distance(u.get_state(), goal))
-            for k, v in zip(_CHECK_KEYS, (c_rec, c_plan, d_rec[0], d_plan[0])):
+                dists.append(u.task_distance(u.get_state(), goal))
+            d_rec, d_plan = dists
+            for k, v in zip(_CHECK_KEYS, (c_rec, c_plan, d_rec, d_plan)):
                 check[k].append(v)
-            check["exploited"].append(float(c_plan < c_rec and d_plan[0] > d_rec[0]))
+            check["exploited"].append(float(c_plan < c_rec and d_plan > d_rec))
     out = {
         "action_sensitivity": float(np.mean(sens)),
         "rank_corr": float(np.mean(rank)),
