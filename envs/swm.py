@@ -35,10 +35,10 @@ What each part is, in swm's own terms (``TASKS`` holds one :class:`SwmTask` per 
 "goal": g}``, by ``_set_state(s)`` and ``_set_goal_state(g)``: the two calls swm's
 ``World.evaluate`` makes from a dataset. Actions in [-1, 1] are mapped onto the env's box.
 
-``TASKS`` (``envs/swm_tasks.py``) holds TwoRoom, PushT and ReacherDMControl. The DMC tasks
-need ``dm_control``, which does not work with MuJoCo 4: the ``swm-dmc`` extra installs it with
-MuJoCo 3.x. OGBench's tasks need ``ogbench`` and are not in ``TASKS``. swm is
-imported only when an env is made: ``import envs`` works without the ``swm`` extra.
+``TASKS`` (``envs/swm_tasks.py``) holds TwoRoom, PushT, ReacherDMControl and OGBCube (one
+cube). The DMC tasks and OGBench's need ``dm_control``, which does not work with MuJoCo 4: the
+``swm-dmc`` extra installs it, and ``ogbench``, with MuJoCo 3.x. swm is imported only when an
+env is made: ``import envs`` works without the ``swm`` extra.
 """
 
 from __future__ import annotations
@@ -227,7 +227,18 @@ class SwmGoalEnv(gym.Env):
         """
         super().reset(seed=seed)
         options = reset_options(options, type(self).__name__)
-        self.env.reset(seed=seed)  # its info describes the state before the options
+        swm_options = None
+        if self.task.seeded_variations and seed is not None:
+            # swm's OGBench envs draw their start and target from a variation space they
+            # reseed at random, and pass reset's seed on to nothing: both are seeded here
+            space = self.base.variation_space
+            space.seed(int(seed))
+            space.reset()
+            space.update(self.task.seeded_variations)
+            swm_options = {"variation_values": space.value}
+            self.base.np_random, _ = gym.utils.seeding.np_random(int(seed))
+        # its info describes the state before the options
+        self.env.reset(seed=seed, options=swm_options)
         if "state" in options:
             self.set_state(options["state"])
         if "goal" in options:

@@ -53,14 +53,29 @@ class SwmExpert:
         self.env = env
         self.policy = cls(seed=int(seed), **kwargs)
         self.policy.set_env(_PoolOfOne(env.env))
+        self._step = 0
+        # OGBench's oracles draw from numpy's global generator: it gets a state of its own here
+        self._global_rng = np.random.RandomState(int(seed)).get_state()
 
     def act(self) -> np.ndarray:
         """The expert's action for the env's current state and goal, ``(A,)`` float32."""
-        state = self.env.get_state()
-        info = {
-            "state": state[None],
-            "goal_state": self.env.goal_state[None],
-            "proprio": self.env.task.proprio(state)[None],
-        }
-        a = np.asarray(self.policy.get_action(info), dtype=np.float32)
+        task = self.env.task
+        if task.expert_info is not None:
+            info = task.expert_info(self.env.base, self._step)
+        else:
+            state = self.env.get_state()
+            info = {
+                "state": state[None],
+                "goal_state": self.env.goal_state[None],
+                "proprio": task.proprio(state)[None],
+            }
+        # the legacy global generator is what the oracles draw from (hence the noqa)
+        saved = np.random.get_state()  # noqa: NPY002
+        np.random.set_state(self._global_rng)  # noqa: NPY002
+        try:
+            a = np.asarray(self.policy.get_action(info), dtype=np.float32)
+        finally:
+            self._global_rng = np.random.get_state()  # noqa: NPY002
+            np.random.set_state(saved)  # noqa: NPY002
+        self._step += 1
         return a.reshape(self.env.action_space.shape)

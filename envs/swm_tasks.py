@@ -12,6 +12,19 @@ matched by the class name of the unwrapped env.
   (4; what swm's ``reset(options={"state": ...})`` takes), the proprioception is the same 4
   numbers. The goal image is a private copy of the env put at the goal pose with swm's
   ``set_state`` and rendered (the target geom is not drawn, as in swm's renders).
+- ``CubeEnv`` (``swm/OGBCube-v0``, ``env_type="single"``; OGBench's cube, which needs
+  ``ogbench`` and dm_control, so the ``swm-dmc`` extra): a UR5e arm with a Robotiq gripper and
+  one cube; actions are OGBench's 5-d end-effector deltas (x, y, z, yaw, gripper). The sim
+  state is ``qpos, qvel`` (21 + 20: 14 arm and gripper joints, the cube's free joint), set with
+  the env's ``set_state`` then its ``pre_step``/``post_step``, as swm's
+  ``reset(options={"state": ...})`` does; the proprioception is the 6 arm joints and the
+  gripper's driver joint. The goal is a sim state: its cube pose becomes the env's target (swm's
+  ``set_target_pos(0, ...)``, the call swm's cube evaluation makes) and the goal image is a
+  private copy put in that state and rendered. Success is the env's own termination: the cube
+  within 4 cm of the target (``CubeEnv._compute_successes``). The env is made in OGBench's
+  ``data_collection`` mode, which swm's expert needs; with one cube its success test is the
+  ``task`` mode's. Collection makes it with ``terminate_at_goal=False`` (``COLLECT_KWARGS``), as
+  OGBench records its datasets, so the expert goes on to its next target.
 """
 
 from __future__ import annotations
@@ -22,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ENV_KWARGS", "TASKS", "SwmTask", "task_for"]
+__all__ = ["COLLECT_KWARGS", "ENV_KWARGS", "TASKS", "SwmTask", "task_for"]
 
 
 def _two_room_state(base: Any) -> np.ndarray:
@@ -105,6 +118,70 @@ def _reacher_distance(base: Any, state: np.ndarray, goal: np.ndarray) -> float:
     return float(np.abs(state[:2] - goal[:2]).max())
 
 
+# OGBench's cube: qpos is 14 arm and gripper joints, then the cube's free joint (7); qvel 14 + 6
+_CUBE_NQ, _CUBE_NV = 21, 20
+_CUBE_POS = slice(14, 17)  # the cube's position in qpos (its quaternion is 17:21)
+_CUBE_PROPRIO = slice(0, 7)  # 6 arm joints, the gripper's driver joint
+_CUBE_SUCCESS_M = 0.04  # CubeEnv._compute_successes: the cube within 4 cm of the target
+
+
+def _cube_state(base: Any) -> np.ndarray:
+    data = base._data
+    return np.concatenate([data.qpos, data.qvel]).astype(np.float64)
+
+
+def _cube_set_state(base: Any, state: np.ndarray) -> None:
+    """swm's ``reset(options={"state": ...})``: ``set_state``, then ``pre_step``/``post_step``."""
+    base.set_state(state[:_CUBE_NQ].copy(), state[_CUBE_NQ:].copy())
+    base.pre_step()
+    base.post_step()
+
+
+def _cube_target(base: Any) -> np.ndarray:
+    """The target's pose, position then quaternion (7), as the mocap body holds it."""
+    mocap = base._cube_target_mocap_ids[0]
+    return np.concatenate([base._data.mocap_pos[mocap], base._data.mocap_quat[mocap]])
+
+
+def _cube_goal(base: Any) -> np.ndarray:
+    """The goal sim state that ``set_goal`` was given while the target is still its cube pose;
+    otherwise (reset's target, or the expert's next one) the state now with the cube moved to
+    the target, at rest."""
+    goal = getattr(base, "_vworld_goal", None)
+    target = _cube_target(base)
+    if goal is not None and np.allclose(goal[14:_CUBE_NQ], target):
+        return goal.copy()
+    state = _cube_state(base)
+    state[14:_CUBE_NQ] = target
+    state[_CUBE_NQ:] = 0.0
+    return state
+
+
+def _cube_set_goal(base: Any, goal: np.ndarray) -> None:
+    base.set_target_pos(0, goal[_CUBE_POS].copy(), goal[17:_CUBE_NQ].copy())
+    base._vworld_goal = goal.copy()
+    base.post_step()  # the env's success flag, for the new target
+
+
+def _cube_goal_frame(base: Any, goal: np.ndarray, scratch: Callable[[], Any]) -> np.ndarray:
+    env = scratch()
+    env.reset(seed=0)
+    _cube_set_state(env, goal)
+    return np.asarray(env.render())
+
+
+def _cube_distance(base: Any, state: np.ndarray, goal: np.ndarray) -> float:
+    """The cube's distance to the goal's cube position, in metres (success below 0.04)."""
+    return float(np.linalg.norm(state[_CUBE_POS] - goal[_CUBE_POS]))
+
+
+def _cube_expert_info(base: Any, step: int) -> dict[str, Any]:
+    """What swm's ``World`` gives OGBench's expert: the env's ``compute_ob_info`` (privileged
+    cube and target poses included) and ``step_idx``, each as a (1 env, 1 frame) batch."""
+    info = {**base.compute_ob_info(), "step_idx": step}
+    return {k: np.asarray(v)[None, None] for k, v in info.items()}
+
+
 @dataclass(frozen=True)
 class SwmTask:
     """How to read one swm env family (matched by the class name of the unwrapped env).
@@ -127,6 +204,11 @@ class SwmTask:
         expert_noise_arg: the constructor argument that ``noise`` sets (None: no noise).
         set_state: ``(base, sim state) -> None`` (default: swm's ``_set_state``).
         set_goal: ``(base, goal) -> None`` (default: swm's ``_set_goal_state``).
+        expert_info: ``(base, step) -> info`` that the expert's ``get_action`` reads, where it
+            needs more than ``state``, ``goal_state`` and ``proprio`` (OGBench's oracles).
+        seeded_variations: variations that ``reset``'s seed draws, with the env's
+            ``np_random`` (swm's OGBench envs draw the start and the target from a variation
+            space they reseed at random, and pass the seed on to nothing).
     """
 
     env_class: str
@@ -144,6 +226,8 @@ class SwmTask:
     expert_noise_arg: str | None = None
     set_state: Callable[[Any, np.ndarray], None] = lambda base, s: base._set_state(s)
     set_goal: Callable[[Any, np.ndarray], None] = lambda base, g: base._set_goal_state(g)
+    expert_info: Callable[[Any, int], dict[str, Any]] | None = None
+    seeded_variations: tuple[str, ...] = ()
 
 
 TASKS: dict[str, SwmTask] = {
@@ -194,6 +278,32 @@ TASKS: dict[str, SwmTask] = {
         set_state=_reacher_set_state,
         set_goal=_reacher_set_goal,
     ),
+    "CubeEnv": SwmTask(
+        env_class="CubeEnv",
+        sim_state_dim=_CUBE_NQ + _CUBE_NV,
+        state_dim=7,
+        state=_cube_state,
+        goal=_cube_goal,
+        proprio=lambda s: s[_CUBE_PROPRIO],
+        goal_frame=_cube_goal_frame,
+        success=lambda base, s, g: _cube_distance(base, s, g) <= _CUBE_SUCCESS_M,
+        distance=_cube_distance,
+        success_threshold=_CUBE_SUCCESS_M,
+        # swm's collection policy for OGBench: the Markov oracle (pick the cube, place it at the
+        # target, move away, then the next target), Gaussian noise up to action_noise
+        expert="stable_worldmodel.envs.ogbench.expert_policy:ExpertPolicy",
+        expert_noise_arg="action_noise",
+        set_state=_cube_set_state,
+        set_goal=_cube_set_goal,
+        expert_info=_cube_expert_info,
+        # swm's cube_env.DEFAULT_VARIATIONS: the cube's start and target positions and yaws
+        seeded_variations=(
+            "cube.start_position",
+            "cube.start_yaw",
+            "cube.goal_position",
+            "cube.goal_yaw",
+        ),
+    ),
 }
 
 
@@ -206,4 +316,17 @@ def task_for(base: Any) -> SwmTask:
 
 
 # gymnasium.make arguments that vworld's protocol needs from an swm id (the env's own success)
-ENV_KWARGS: dict[str, dict[str, Any]] = {"swm/ReacherDMControl-v0": {"task": "qpos_match"}}
+ENV_KWARGS: dict[str, dict[str, Any]] = {
+    "swm/ReacherDMControl-v0": {"task": "qpos_match"},
+    # swm's cube evaluation: one cube, no target drawn, the episode ends at the goal
+    "swm/OGBCube-v0": {
+        "env_type": "single",
+        "mode": "data_collection",
+        "visualize_info": False,
+        "terminate_at_goal": True,
+    },
+}
+
+# gymnasium.make arguments for collection only, over ENV_KWARGS (OGBench records its datasets
+# with terminate_at_goal=False: the expert places the cube, then goes on to a new target)
+COLLECT_KWARGS: dict[str, dict[str, Any]] = {"swm/OGBCube-v0": {"terminate_at_goal": False}}

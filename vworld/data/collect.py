@@ -82,15 +82,22 @@ class CollectConfig:
 def make_env(env_id: str, render_size: int = 64, frame_skip: int | None = None, steps: int = 200):
     """The env as collection uses it (no env checker; time limit = ``steps``).
 
-    ``swm/...`` ids (stable-worldmodel, the ``swm`` extra) are made by ``envs.make``.
+    ``swm/...`` ids (stable-worldmodel, the ``swm`` extra) are made by ``envs.make``, with
+    the collection arguments of ``envs.swm_tasks.COLLECT_KWARGS`` (OGBCube's expert goes on
+    past a placed cube).
     """
     import gymnasium as gym
 
     if env_id.startswith("swm/"):
         import envs
+        from envs.swm_tasks import COLLECT_KWARGS
 
         return envs.make(
-            env_id, render_size=render_size, frame_skip=frame_skip, max_episode_steps=steps
+            env_id,
+            render_size=render_size,
+            frame_skip=frame_skip,
+            max_episode_steps=steps,
+            **COLLECT_KWARGS.get(env_id, {}),
         )
     if env_id.startswith("vworld/"):
         import envs  # registers the vworld envs
