@@ -200,7 +200,7 @@ class SwmGoalEnv(gym.Env):
 
     def render(self) -> np.ndarray:
         """The current frame, (S, S, 3) uint8."""
-        return resize_frame(self.base.render(), self.render_size)
+        return resize_frame(self.task.render(self.base), self.render_size)
 
     def observe(self) -> dict[str, np.ndarray]:
         """The observation of the current state: ``{"pixels", "state"}``."""

@@ -163,11 +163,30 @@ def _cube_set_goal(base: Any, goal: np.ndarray) -> None:
     base.post_step()  # the env's success flag, for the new target
 
 
+# OGBench renders with 4x multisampling and a 4096-px shadow map: on a CPU's software OpenGL
+# that costs 0.39 s a frame. Without multisampling and with a 1024-px map it costs 0.19 s (2
+# cores, one other renderer beside it), and the 224-px frame differs by 2.5 of 255 on average
+# (edges and the shadow's border; the same scene, lights and camera).
+_CUBE_OFFSAMPLES, _CUBE_SHADOWSIZE = 0, 1024
+
+
+def _cube_render(base: Any) -> np.ndarray:
+    """The env's own ``render`` at vworld's render quality, set again after each recompile
+    (a new model; OGBench then makes a new renderer, which reads it)."""
+    quality = base._model.vis.quality
+    if (quality.offsamples, quality.shadowsize) != (_CUBE_OFFSAMPLES, _CUBE_SHADOWSIZE):
+        quality.offsamples, quality.shadowsize = _CUBE_OFFSAMPLES, _CUBE_SHADOWSIZE
+        if base._renderer is not None:  # made for the old settings
+            base._renderer.close()
+            base._renderer = None  # ``render`` makes one
+    return np.asarray(base.render())
+
+
 def _cube_goal_frame(base: Any, goal: np.ndarray, scratch: Callable[[], Any]) -> np.ndarray:
     env = scratch()
     env.reset(seed=0)
     _cube_set_state(env, goal)
-    return np.asarray(env.render())
+    return _cube_render(env)
 
 
 def _cube_distance(base: Any, state: np.ndarray, goal: np.ndarray) -> float:
@@ -209,6 +228,8 @@ class SwmTask:
         seeded_variations: variations that ``reset``'s seed draws, with the env's
             ``np_random`` (swm's OGBench envs draw the start and the target from a variation
             space they reseed at random, and pass the seed on to nothing).
+        render: ``base -> (224, 224, 3)`` frame of the current state (default: the env's own
+            ``render``).
     """
 
     env_class: str
@@ -228,6 +249,7 @@ class SwmTask:
     set_goal: Callable[[Any, np.ndarray], None] = lambda base, g: base._set_goal_state(g)
     expert_info: Callable[[Any, int], dict[str, Any]] | None = None
     seeded_variations: tuple[str, ...] = ()
+    render: Callable[[Any], np.ndarray] = lambda base: np.asarray(base.render())
 
 
 TASKS: dict[str, SwmTask] = {
@@ -296,6 +318,7 @@ TASKS: dict[str, SwmTask] = {
         set_state=_cube_set_state,
         set_goal=_cube_set_goal,
         expert_info=_cube_expert_info,
+        render=_cube_render,
         # swm's cube_env.DEFAULT_VARIATIONS: the cube's start and target positions and yaws
         seeded_variations=(
             "cube.start_position",

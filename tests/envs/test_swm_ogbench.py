@@ -60,6 +60,11 @@ def test_goal_image_and_success_are_the_cube_within_4_cm(cube):
         cube.reset(seed=2, options={"state": near, "goal": goal})
         _, _, terminated, _, info = cube.step(np.zeros(5, np.float32))
         assert terminated == info["success"] == expect
+    # vworld's render quality (no multisampling, a 1024-px shadow map) outlives the env's
+    # recompiles at reset, for the env's frames and for the goal image's scratch copy
+    for env in (u.base, u._scratch):
+        quality = env._model.vis.quality
+        assert (quality.offsamples, quality.shadowsize) == (0, 1024)
 
 
 def test_expert_episode_depends_on_its_seed_only(cube):

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
+
+import torch
 
 from vworld.eval.costs import CostConfig
 from vworld.eval.diagnostics import DiagnosticsConfig, planning_diagnostics
@@ -44,3 +47,28 @@ def test_diagnostics_candidates_take_an_action_per_env_step(tiny_jepa):
         env.close()
     assert each["action_sensitivity"] > 0.0 and math.isfinite(each["rank_corr"])
     assert each["latent_error"] != held["latent_error"]  # other candidates, other outcomes
+
+
+def test_diagnostics_give_the_model_the_state_the_controller_gives(tiny_world_model):
+    """A world model whose state goes on past the robot's (a probe-read object pose) is rolled
+    out from ``observed_state``, as ``LatentController.act`` does, not from the raw sensed state."""
+    seen = []
+
+    class WithObject(type(tiny_world_model)):
+        sim_state_dims: ClassVar[list[int]] = [4]
+
+        def observed_state(self, frames, proprio):
+            return torch.cat([proprio, self.read_state(frames)[..., 1:]], -1)
+
+        def rollout(self, z_context, s_context, actions, latents=True):
+            seen.append(s_context.shape[-1])
+            return super().rollout(z_context, s_context[..., :4], actions, latents)
+
+    env = make_env(PlanConfig())
+    cfg = DiagnosticsConfig(starts=1, num_candidates=4, horizon=2, goal_offset_steps=5)
+    try:
+        d = planning_diagnostics(env, WithObject(), CostConfig(cost_type="l2"), cfg)
+    finally:
+        env.close()
+    assert seen and set(seen) == {5}  # the 4 sensed dims and the probe's object dim
+    assert math.isfinite(d["latent_error"])
