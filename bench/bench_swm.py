@@ -8,7 +8,8 @@ swm's protocol (goal 25 steps after the start, 50-step budget, success = the env
 termination) for uniformly random actions (held 5 steps, receding horizon 5) and for swm's
 expert policy (noise-free, one action a step, as a planner stand-in; PushT's ``WeakPolicy``
 is blind to the goal; OGBench's expert, its Markov oracle, reads the env's target, which is the
-goal's cube pose), each run in vworld's harness and in swm's ``World.evaluate``. ``--heldout
+goal's cube pose), each run in vworld's harness and in swm's ``World.evaluate`` (the cube in
+vworld's harness only). ``--heldout
 ENV=DIR`` takes a held-out dataset collected before instead of collecting one.
 
     OMP_NUM_THREADS=1 MUJOCO_GL=egl python bench/bench_swm.py --episodes 50

@@ -163,10 +163,10 @@ def _cube_set_goal(base: Any, goal: np.ndarray) -> None:
     base.post_step()  # the env's success flag, for the new target
 
 
-# OGBench renders with 4x multisampling and a 4096-px shadow map: on a CPU's software OpenGL
-# that costs 0.39 s a frame. Without multisampling and with a 1024-px map it costs 0.19 s (2
-# cores, one other renderer beside it), and the 224-px frame differs by 2.5 of 255 on average
-# (edges and the shadow's border; the same scene, lights and camera).
+# OGBench renders with 4x multisampling and a 4096-px shadow map: on a CPU's software OpenGL a
+# step and its frame cost 0.18 s (one process alone on 2 cores). Without multisampling and with
+# a 1024-px map they cost 0.11 s, and the 224-px frame differs by 2.5 of 255 on average (edges
+# and the shadow's border; the same scene, lights and camera).
 _CUBE_OFFSAMPLES, _CUBE_SHADOWSIZE = 0, 1024
 
 
