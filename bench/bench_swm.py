@@ -171,15 +171,12 @@ def main() -> None:
         # World.evaluate holds one env per episode: 50 OGBench cubes (MuJoCo renderers) exceed
         # 24 GiB (and OGBench's expert reads privileged keys, the target's pose, that World's
         # infos lack), so the cube runs in vworld's harness alone
-        in_world = "OGBCube" not in env_id
-        rand_w = None
-        if in_world:
+        rand_w = exp_w = None
+        if "OGBCube" not in env_id:
             rand_w = [bool(s) for s in evaluate_in_world(cfg)["episode_successes"]]
-        exp_v = expert_in_vworld(cfg)
-        exp_w = None
-        if in_world:
             exp_w = evaluate_in_world(cfg, policy=swm_expert(env_id, cfg.seed))
             exp_w = [bool(s) for s in exp_w["episode_successes"]]
+        exp_v = expert_in_vworld(cfg)
         n = cfg.episodes
         print(
             f"{env_id:16s} held-out "

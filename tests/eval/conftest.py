@@ -62,9 +62,35 @@ class TinyWorldModel(torch.nn.Module):
         return z_all, torch.stack(ss, 1)  # (N, H, S)
 
 
+class TinyWorldModelWithObject(TinyWorldModel):
+    """A world model whose state goes on past the robot's 4 sensed dims (``train-ac
+    data.sim_state_dims``): one object dim its probe reads from the image. ``seen`` keeps the
+    context state of every rollout (dynamics run on the first 4 dims)."""
+
+    sim_state_dims: ClassVar[list[int]] = [4]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[Tensor] = []
+
+    def observed_state(self, frames: Tensor, proprio: Tensor) -> Tensor:
+        return torch.cat([proprio, self.read_state(frames)[..., 1:]], -1)
+
+    def rollout(
+        self, z_context: Tensor, s_context: Tensor, actions: Tensor, latents: bool = True
+    ) -> tuple[Tensor | None, Tensor]:
+        self.seen.append(s_context.clone())
+        return super().rollout(z_context, s_context[..., :4], actions, latents)
+
+
 @pytest.fixture
 def tiny_world_model() -> TinyWorldModel:
     return TinyWorldModel()
+
+
+@pytest.fixture
+def tiny_world_model_with_object() -> TinyWorldModelWithObject:
+    return TinyWorldModelWithObject()
 
 
 def _tiny_jepa(action_cond: str = "input") -> JEPAWorldModel:

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import ClassVar
-
-import torch
 
 from vworld.eval.costs import CostConfig
 from vworld.eval.diagnostics import DiagnosticsConfig, planning_diagnostics
@@ -49,26 +46,16 @@ def test_diagnostics_candidates_take_an_action_per_env_step(tiny_jepa):
     assert each["latent_error"] != held["latent_error"]  # other candidates, other outcomes
 
 
-def test_diagnostics_give_the_model_the_state_the_controller_gives(tiny_world_model):
+def test_diagnostics_give_the_model_the_state_the_controller_gives(tiny_world_model_with_object):
     """A world model whose state goes on past the robot's (a probe-read object pose) is rolled
     out from ``observed_state``, as ``LatentController.act`` does, not from the raw sensed state."""
-    seen = []
-
-    class WithObject(type(tiny_world_model)):
-        sim_state_dims: ClassVar[list[int]] = [4]
-
-        def observed_state(self, frames, proprio):
-            return torch.cat([proprio, self.read_state(frames)[..., 1:]], -1)
-
-        def rollout(self, z_context, s_context, actions, latents=True):
-            seen.append(s_context.shape[-1])
-            return super().rollout(z_context, s_context[..., :4], actions, latents)
-
+    wm = tiny_world_model_with_object
     env = make_env(PlanConfig())
     cfg = DiagnosticsConfig(starts=1, num_candidates=4, horizon=2, goal_offset_steps=5)
     try:
-        d = planning_diagnostics(env, WithObject(), CostConfig(cost_type="l2"), cfg)
+        d = planning_diagnostics(env, wm, CostConfig(cost_type="l2"), cfg)
     finally:
         env.close()
-    assert seen and set(seen) == {5}  # the 4 sensed dims and the probe's object dim
+    # the 4 sensed dims and the probe's object dim
+    assert wm.seen and {s.shape[-1] for s in wm.seen} == {5}
     assert math.isfinite(d["latent_error"])

@@ -389,23 +389,11 @@ def test_goal_state_from_the_probe_given_or_refused(tiny_world_model, tmp_path):
     assert res["episodes"][0]["goal_state_estimate"].keys() == {0, 1}
 
 
-def test_controller_reads_object_state_from_each_image(tiny_world_model):
+def test_controller_reads_object_state_from_each_image(tiny_world_model_with_object):
     """A world model whose state goes on past the robot's (``train-ac data.sim_state_dims``)
     gets the robot's sensed state followed by what its probe reads from the observed image;
     the simulator's state never reaches it."""
-    seen = []
-
-    class WithObject(type(tiny_world_model)):
-        sim_state_dims: ClassVar[list[int]] = [4]
-
-        def observed_state(self, frames, proprio):
-            return torch.cat([proprio, self.read_state(frames)[..., 1:]], -1)
-
-        def rollout(self, z_context, s_context, actions, latents=True):
-            seen.append(s_context.clone())
-            return super().rollout(z_context, s_context[..., :4], actions, latents)
-
-    wm = WithObject()
+    wm = tiny_world_model_with_object
     env = make_env(PlanConfig())
     obs, _, goal_obs, _ = make_goal(env, 0, PlanConfig())
     env.close()
@@ -415,8 +403,8 @@ def test_controller_reads_object_state_from_each_image(tiny_world_model):
     ctl.act(obs)
     frames = torch.from_numpy(obs["pixels"]).permute(2, 0, 1)[None, None]
     want = torch.cat([torch.as_tensor(obs["state"]).float(), wm.read_state(frames)[0, 0, 1:]])
-    assert seen and seen[0].shape == (1, 1, 5)
-    torch.testing.assert_close(seen[0][0, 0], want)
+    assert wm.seen and wm.seen[0].shape == (1, 1, 5)
+    torch.testing.assert_close(wm.seen[0][0, 0], want)
 
 
 def test_latent_only_cost_refuses_probes_goal_states_and_object_states(tiny_world_model):

@@ -138,10 +138,7 @@ def planning_diagnostics(
         start = u.get_state()
         ctl.reset(goal_obs)
         obs, _ = env.reset(seed=seed, options={"state": start, "goal": start})
-        frames = ctl._frames(obs["pixels"])
-        z0 = world_model.encode(frames)
-        s0 = torch.as_tensor(obs["state"], device=device).float()[None, None]
-        s0 = world_model.observed_state(frames, s0)  # the controller's state: probe dims too
+        z0, s0 = ctl.context(obs)  # as the controller plans from it
         rng = np.random.default_rng([seed, 2])
         plans = rng.uniform(low, high, (cfg.num_candidates, cfg.horizon, len(low)))
         plans_t = torch.as_tensor(plans, dtype=torch.float32, device=device)

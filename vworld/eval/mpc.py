@@ -186,17 +186,21 @@ class LatentController:
             )
         return est[[probed.index(d) for d in dims]], dims
 
+    @torch.no_grad()
+    def context(self, obs: dict[str, np.ndarray]) -> tuple[Tensor, Tensor]:
+        """What the world model rolls out from: the latent ``(1, 1, ...)`` of ``obs``'s image
+        and its state ``(1, 1, S)``, the robot's sensed state followed by what the model reads
+        from the image (an object's pose) where its state goes on past the robot's."""
+        frames = self._frames(obs["pixels"])
+        s = torch.as_tensor(obs["state"], device=self.device).float()[None, None]
+        return self.world_model.encode(frames), self.world_model.observed_state(frames, s)
+
     def act(self, obs: dict[str, np.ndarray]) -> np.ndarray:
         """Plan from ``obs`` and return the first ``receding_horizon`` planned actions ``(k, A)``
         (``(k * actions_per_step, A)``: one per env step, when a planned action holds them)."""
         if self._z_goal is None:
             raise RuntimeError("LatentController.reset(goal_obs) was not called")
-        with torch.no_grad():
-            frames = self._frames(obs["pixels"])
-            z_ctx = self.world_model.encode(frames)
-            s_ctx = torch.as_tensor(obs["state"], device=self.device).float()[None, None]
-            # with state the robot does not sense (an object's pose) read from the image
-            s_ctx = self.world_model.observed_state(frames, s_ctx)
+        z_ctx, s_ctx = self.context(obs)
         # A state-only cost needs no predicted latents; world models that can skip them
         # save their latent decoder's time.
         latents = self.cost.latent_weight > 0
