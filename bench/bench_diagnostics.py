@@ -19,6 +19,7 @@ simulator (which only grades). Prints, per model:
     python bench/bench_diagnostics.py --env vworld/Reach-v0 runs/wm_a runs/wm_b
     python bench/bench_diagnostics.py --env swm/PushT-v1 --goal-dataset data/swm-pusht-heldout \
         runs/wm-pusht  # the swm extra; starts and goals from held-out recorded episodes
+    python bench/bench_diagnostics.py ... runs/wm-a runs/wm-a,runs/wm-b  # one model, an ensemble
 """
 
 from __future__ import annotations
@@ -36,10 +37,10 @@ def main() -> None:
     from planners import CEMConfig
     from vworld.eval.costs import CostConfig
     from vworld.eval.diagnostics import DiagnosticsConfig, planning_diagnostics
-    from vworld.world_model import load_world_model
+    from vworld.world_model import load_world_models
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("world_models", nargs="+")
+    ap.add_argument("world_models", nargs="+", help="folders; a,b,c: one ensemble of them")
     ap.add_argument("--env", default="vworld/Reach-v0")
     ap.add_argument("--render-size", type=int, default=64)
     ap.add_argument("--goal-dataset", default="", help="held-out episodes (swm's protocol)")
@@ -71,7 +72,7 @@ def main() -> None:
     head = f"{'world model':40s} {'sens':>6s} {'rank':>6s} {'latent rank':>12s} {'latent err':>11s}"
     print(head + ("".join(f" {k:>10s}" for k in extra) if args.goal_dataset else ""))
     for path in args.world_models:
-        wm = load_world_model(path)
+        wm = load_world_models(path)  # folders joined by commas: an ensemble
         cfg.action_block = wm.frame_stride
         d = planning_diagnostics(env, wm, cost, cfg)
         row = (

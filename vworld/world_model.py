@@ -9,6 +9,9 @@ Declared once here (the short verbs of TD-MPC2):
 - :class:`JEPAWorldModel`: a frozen video encoder and a registered predictor, with the
   normalisation of actions and states; ``encode`` gives the planning latent of frames,
   ``rollout`` imagines H steps for hundreds of candidate action sequences at once.
+- :class:`EnsembleWorldModel`: several world models planned as one (PETS, Chua et al. 2018):
+  a candidate's cost is the mean of its costs in every member, so a plan must look good in
+  models trained apart, and the errors of one model are not what the planner optimises.
 - :meth:`JEPAWorldModel.save` and :func:`load_world_model`: the one writer and the one
   reader of a world-model folder (``world_model.json``, ``predictor.safetensors``, the
   encoder and optionally ``probe.safetensors``); ``vworld/world_model_format.py`` holds the
@@ -36,10 +39,12 @@ from vworld.models.state_probe import StateProbe
 from vworld.world_model_format import FORMAT, check_meta, read_world_model_json
 
 __all__ = [
+    "EnsembleWorldModel",
     "JEPAWorldModel",
     "Predictor",
     "WorldModel",
     "load_world_model",
+    "load_world_models",
 ]
 
 
@@ -395,3 +400,118 @@ def load_world_model(path: str | os.PathLike, device: str | torch.device = "cpu"
         probe_grid,
     )
     return wm.to(device)
+
+
+class EnsembleWorldModel:
+    """Several world models of one task planned as one (PETS's ensemble, Chua et al. 2018).
+
+    Each member keeps its own latent space (a compact-latent model learns its projector), so
+    the ensemble's latent of a frame is the members' latents side by side, and a rollout's is
+    their predictions side by side: a distance that averages over the latent's elements
+    (``vworld.eval.costs``) is then the mean of the members' distances. CEM picks the plan
+    that every member predicts to reach the goal, instead of the one a single model's errors
+    make look best. The state is the members' mean prediction.
+
+    Args:
+        members: world models with the same ``frame_stride``, actions (``action_mode`` and
+            :attr:`block_action_dim`), ``angle_dims``, ``frame_codec`` and latent shape
+            except its last dim; none may read simulator state from images.
+    """
+
+    def __init__(self, members: list[WorldModel]) -> None:
+        if not members:
+            raise ValueError("EnsembleWorldModel: needs at least one member")
+        first = members[0]
+        for i, m in enumerate(members[1:], 1):
+            for name in ("frame_stride", "angle_dims", "frame_codec", "block_action_dim"):
+                a, b = getattr(first, name, None), getattr(m, name, None)
+                if a != b:
+                    raise ValueError(
+                        f"EnsembleWorldModel: member {i}'s {name} is {b!r}, member 0's {a!r}; "
+                        "the members must be trained for the same task and actions"
+                    )
+        for i, m in enumerate(members):
+            if m.sim_state_dims:
+                raise ValueError(
+                    f"EnsembleWorldModel: member {i} reads simulator columns "
+                    f"{list(m.sim_state_dims)} from images; ensembles take models of the "
+                    "robot's own state"
+                )
+        self.members = list(members)
+        self.frame_stride = first.frame_stride
+        self.angle_dims = list(first.angle_dims)
+        self.frame_codec = first.frame_codec
+        self.sim_state_dims: list[int] = []
+        self.state_dims: list[int] | None = None
+        self.block_action_dim = getattr(first, "block_action_dim", None)
+
+    @property
+    def learned_latent(self) -> bool:
+        return all(getattr(m, "learned_latent", False) for m in self.members)
+
+    def __len__(self) -> int:
+        return len(self.members)
+
+    @staticmethod
+    def _side_by_side(parts: list[Tensor], what: str) -> Tensor:
+        lead = {tuple(p.shape[:-1]) for p in parts}
+        if len(lead) != 1:
+            shapes = [tuple(p.shape) for p in parts]
+            raise ValueError(f"EnsembleWorldModel: the members' {what} shapes differ: {shapes}")
+        return torch.cat(parts, dim=-1)
+
+    @torch.no_grad()
+    def encode(self, frames: Tensor) -> Tensor:
+        """The members' latents of ``frames``, side by side along the last dim."""
+        parts = [m.encode(frames) for m in self.members]
+        self._sizes = [p.shape[-1] for p in parts]
+        return self._side_by_side(parts, "latent")
+
+    def _latent_sizes(self, z: Tensor) -> list[int]:
+        sizes = getattr(self, "_sizes", None)
+        if sizes is None or sum(sizes) != z.shape[-1]:
+            raise ValueError(
+                f"EnsembleWorldModel.rollout: a context latent of size {z.shape[-1]} is not "
+                "one this ensemble's encode gave (the members' latents side by side)"
+            )
+        return sizes
+
+    def observed_state(self, frames: Tensor, proprio: Tensor) -> Tensor:
+        return proprio
+
+    def read_state(self, frames: Tensor) -> Tensor:
+        raise RuntimeError("an EnsembleWorldModel has no state probe")
+
+    @torch.no_grad()
+    def rollout(
+        self, z_context: Tensor, s_context: Tensor, actions: Tensor, latents: bool = True
+    ) -> tuple[Tensor | None, Tensor]:
+        """Every member's rollout from its own part of ``z_context``: their latents side by
+        side, and their states' mean (angles averaged on the circle)."""
+        sizes = self._latent_sizes(z_context)
+        zs, ss = [], []
+        for m, z in zip(self.members, z_context.split(sizes, dim=-1)):
+            zp, sp = m.rollout(z, s_context, actions, latents=latents)
+            zs.append(zp)
+            ss.append(sp)
+        s = torch.stack(ss).mean(0)
+        if self.angle_dims:
+            ang = torch.stack(ss)[..., self.angle_dims]
+            s[..., self.angle_dims] = torch.atan2(ang.sin().mean(0), ang.cos().mean(0))
+        if not latents or any(z is None for z in zs):
+            return None, s
+        return self._side_by_side(zs, "predicted latent"), s
+
+
+def load_world_models(
+    paths: str | os.PathLike | list[str | os.PathLike], device: str | torch.device = "cpu"
+) -> JEPAWorldModel | EnsembleWorldModel:
+    """One world model, or an :class:`EnsembleWorldModel` of several: ``paths`` is one
+    folder, a list of folders, or folders joined by commas (``runs/wm-a,runs/wm-b``)."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [p.strip() for p in str(paths).split(",") if p.strip()]
+    if not paths:
+        raise ValueError("load_world_models: no world-model folder given")
+    if len(paths) == 1:
+        return load_world_model(paths[0], device=device)
+    return EnsembleWorldModel([load_world_model(p, device=device) for p in paths])

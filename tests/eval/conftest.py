@@ -100,7 +100,14 @@ def _tiny_jepa(action_cond: str = "input") -> JEPAWorldModel:
     keep the action out of the prediction."""
     torch.manual_seed(0)
     encoder = create_model("vit_test", img_size=64, num_frames=2)
-    kwargs = dict(embed_dim=48, action_dim=10, state_dim=4, action_cond=action_cond, residual=False)
+    kwargs = dict(
+        embed_dim=48,
+        action_dim=10,
+        state_dim=4,
+        grid=(2, 2),
+        action_cond=action_cond,
+        residual=False,
+    )
     predictor = build_ac_predictor("latent_test", **kwargs)
     stats = {
         "action_mean": [0.0] * 10,

@@ -576,3 +576,46 @@ def test_plan_records_its_episodes_as_a_dataset_that_merges_with_collected_data(
     with pytest.raises(RobotLogError, match="frame_size"):
         merge(MergeConfig(inputs=[str(data), str(small)], out_dir=str(tmp_path / "bad")))
     assert not (tmp_path / "bad").exists()
+
+
+def test_plan_with_an_ensemble_of_saved_world_models(tmp_path, tiny_jepa):
+    from vworld.eval.harness import load_plan_world_model, make_latent_controller
+    from vworld.world_model import EnsembleWorldModel
+
+    paths = []
+    for seed in (1, 2):
+        wm = tiny_jepa("input")
+        torch.manual_seed(seed)
+        for p in wm.predictor.parameters():
+            p.data.normal_(0, 0.3)
+        paths.append(str(wm.save(tmp_path / f"wm{seed}")))
+    cfg = PlanConfig(
+        world_model=",".join(paths),
+        episodes=1,
+        max_steps=10,
+        goal_offset_steps=10,
+        horizon=2,
+        receding_horizon=1,
+        block_actions="each",
+        cem=FAST_CEM,
+        cost=CostConfig(latent_only=True),
+        num_video_episodes=0,
+        out_dir=str(tmp_path / "out"),
+        device="cpu",
+    )
+    ens = load_plan_world_model(cfg, torch.device("cpu"))
+    assert isinstance(ens, EnsembleWorldModel) and len(ens) == 2
+    ctl = make_latent_controller(cfg, ens, 2, -1.0, 1.0)
+    one = make_latent_controller(cfg, ens.members[0], 2, -1.0, 1.0)
+    env = make_env(cfg)
+    try:
+        obs, _, goal_obs, _ = make_goal(env, 0, cfg)
+        ctl.reset(goal_obs)
+        one.reset(goal_obs)
+        assert ctl._z_goal.shape[-1] == 2 * one._z_goal.shape[-1]
+        assert not np.allclose(ctl.act(obs), one.act(obs))  # the other member counts too
+    finally:
+        env.close()
+    res = run_planning(cfg)  # loads the members from the comma-joined folders
+    assert res["config"]["world_model"] == cfg.world_model
+    assert res["episodes"][0]["steps"] > 0

@@ -107,3 +107,55 @@ def test_world_model_json_is_read_strictly(tmp_path, edit, message):
     with pytest.raises(WorldModelFormatError, match=message) as err:
         load_world_model(out)
     assert str(path) in str(err.value)
+
+
+def _seeded(seed: int, **edit) -> JEPAWorldModel:
+    wm = _world_model()
+    torch.manual_seed(seed)
+    for p in wm.predictor.parameters():
+        p.data.normal_(0, 0.3)  # another member: other weights, as another training seed gives
+    for k, v in edit.items():
+        setattr(wm, k, v)
+    return wm
+
+
+def test_an_ensemble_sees_each_members_latents_side_by_side_and_averages_their_costs(tmp_path):
+    from vworld.eval.costs import latent_distance
+    from vworld.world_model import EnsembleWorldModel, load_world_models
+
+    a, b = _seeded(1), _seeded(2)
+    a.save(tmp_path / "a")
+    b.save(tmp_path / "b")
+    ens = load_world_models(f"{tmp_path / 'a'},{tmp_path / 'b'}")
+    assert isinstance(ens, EnsembleWorldModel) and len(ens) == 2
+    assert isinstance(ens, WorldModel) and ens.frame_stride == 2
+    assert isinstance(load_world_models(tmp_path / "a"), JEPAWorldModel)
+    frames = torch.randint(0, 255, (1, 1, 32, 32, 3), dtype=torch.uint8)
+    goal = torch.randint(0, 255, (1, 1, 32, 32, 3), dtype=torch.uint8)
+    z = ens.encode(frames)
+    za, zb = a.encode(frames), b.encode(frames)
+    torch.testing.assert_close(z, torch.cat([za, zb], -1))
+    actions = torch.rand(6, 3, 3) * 2 - 1
+    s = torch.zeros(1, 1, 4)
+    (pa, sa), (pb, sb) = a.rollout(za, s, actions), b.rollout(zb, s, actions)
+    assert not torch.allclose(pa, pb)  # the members disagree
+    zp, sp = ens.rollout(z, s, actions)
+    torch.testing.assert_close(zp, torch.cat([pa, pb], -1))
+    torch.testing.assert_close(sp, (sa + sb) / 2)
+    # the L2 cost in the ensemble's latent is the mean of the members' costs
+    zg, zga, zgb = ens.encode(goal), a.encode(goal), b.encode(goal)
+    want = (latent_distance(pa, zga, "l2") + latent_distance(pb, zgb, "l2")) / 2
+    torch.testing.assert_close(latent_distance(zp, zg, "l2"), want)
+    with pytest.raises(ValueError, match="not one this ensemble's encode gave"):
+        ens.rollout(za, s, actions)
+
+
+def test_an_ensemble_refuses_members_of_other_tasks():
+    from vworld.world_model import EnsembleWorldModel
+
+    with pytest.raises(ValueError, match="member 1's frame_stride is 5, member 0's 2"):
+        EnsembleWorldModel([_seeded(1), _seeded(2, frame_stride=5)])
+    with pytest.raises(ValueError, match="member 1's frame_codec"):
+        EnsembleWorldModel([_seeded(1), _seeded(2, frame_codec=None)])
+    with pytest.raises(ValueError, match="at least one member"):
+        EnsembleWorldModel([])

@@ -63,7 +63,10 @@ class PlanConfig:
     from ``horizon`` and the env's action space; their other fields are used as given.
 
     Args:
-        world_model: path of the world model to load (unused by ``random`` and ``oracle``).
+        world_model: path of the world model to load (unused by ``random`` and ``oracle``);
+            several joined by commas plan as one ensemble
+            (:class:`vworld.world_model.EnsembleWorldModel`: a candidate's cost is its mean
+            cost over the members).
         env: Gymnasium id of the task.
         render_size: frame size the env renders (must match the world model's input).
         episodes: number of episodes.
@@ -230,12 +233,13 @@ def _action_bounds(env: Any, cfg: PlanConfig) -> tuple[int, float, float]:
 
 
 def load_plan_world_model(cfg: PlanConfig, device: torch.device) -> WorldModel:
-    """The world model ``cfg.world_model`` names (a ``vworld train-ac`` output folder)."""
+    """The world model ``cfg.world_model`` names (a ``vworld train-ac`` output folder), or
+    the ensemble of several joined by commas."""
     if not cfg.world_model:
         raise ValueError(f"PlanConfig.world_model must be a path for planner={cfg.planner!r}")
-    from vworld.world_model import load_world_model
+    from vworld.world_model import load_world_models
 
-    return load_world_model(cfg.world_model, device=device)
+    return load_world_models(cfg.world_model, device=device)
 
 
 def make_latent_controller(
