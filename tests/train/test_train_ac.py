@@ -381,3 +381,26 @@ def test_latent_model_resumes_with_its_objective(reach_log, tiny_encoder, tmp_pa
         monkeypatch, lambda: _latent_cfg(reach_log, tiny_encoder, tmp_path / "cut", *extra), 20
     )
     assert got == pytest.approx(want, rel=1e-4, abs=1e-5)
+
+
+def test_kept_steps_are_plannable_world_models_and_leave_training_alone(
+    reach_log, tiny_encoder, tmp_path
+):
+    """``train.keep_every`` also writes a world model at each kept step (a learning curve can
+    then be planned step by step) without touching the modules that go on training."""
+    extra = ["train.steps=20", "train.log_every=5", "train.val_every=1000", "model.proj_norm=batch"]
+    plain = train_ac(_latent_cfg(reach_log, tiny_encoder, tmp_path / "plain", *extra))
+    kept = train_ac(
+        _latent_cfg(reach_log, tiny_encoder, tmp_path / "kept", *extra, "train.keep_every=10")
+    )
+    losses = [[r["loss"] for r in read_metrics(run / "metrics.jsonl")] for run in (plain, kept)]
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5, abs=1e-6)
+    assert sorted(p.name for p in (kept / "steps").iterdir()) == ["step_10"]
+    z0 = torch.zeros(1, 1, 64, 64, 3, dtype=torch.uint8)
+    plans = torch.tensor([[[1.0, 1.0]] * 3, [[-1.0, -1.0]] * 3])
+    out = {}
+    for name, run in (("plain", plain), ("end", kept), ("mid", kept / "steps" / "step_10")):
+        wm = load_world_model(run)
+        out[name] = wm.rollout(wm.encode(z0), torch.zeros(1, 1, 4), plans)[0]
+    torch.testing.assert_close(out["end"], out["plain"], atol=1e-5, rtol=1e-5)
+    assert (out["mid"] - out["end"]).abs().max() > 1e-4  # the step-10 weights, not the last

@@ -117,6 +117,8 @@ class ACTrainConfig:
     precision: str = "auto"
     log_every: int = 50
     ckpt_every: int = 500
+    # Every N steps also keep checkpoints/step_N.pt and a plannable world model in
+    # steps/step_N/ (a learning curve, planned step by step); 0 keeps only the last.
     keep_every: int = 0
     val_every: int = 500
     val_horizon: int = 5

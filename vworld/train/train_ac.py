@@ -16,6 +16,7 @@ Actions are aggregated over ``data.frame_stride`` env steps, so one model step i
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 import math
 import time
@@ -293,6 +294,29 @@ def train_ac(cfg: TrainACConfig) -> Path:
     if objective is not None:
         objective, inner_objective = model, acc.unwrap_model(model)
 
+    spec = encoder_spec(cfg.encoder)
+
+    def export(dest: Path, predictor: nn.Module, state_probe: nn.Module | None, enc: nn.Module):
+        """Write a plannable world model of these modules (which it freezes) into ``dest``."""
+        return JEPAWorldModel(
+            enc,
+            predictor,
+            (cfg.model.name, model_kwargs),
+            spec if spec is not None else cfg.encoder,
+            stats,
+            (h_img, w_img),
+            (gh, gw),
+            pool,
+            cfg.data.frame_stride,
+            cfg.data.action_mode,
+            list(cfg.data.angle_dims),
+            robot_log.recording_codec(),
+            list(cfg.data.sim_state_dims or []),
+            state_probe,
+            probe_kwargs,
+            probe_grid,
+        ).save(dest)
+
     metrics = (
         MetricsLogger(
             out_dir / "metrics.jsonl", resume_step=start_step if state is not None else None
@@ -381,27 +405,18 @@ def train_ac(cfg: TrainACConfig) -> Path:
                 **({"probe": probe.state_dict()} if probe is not None else {}),
             },
         )
+        keep = cfg.train.keep_every
+        if keep > 0 and done % keep == 0 and done != cfg.train.steps and acc.is_main_process:
+            # A plannable world model at this step too (copies: the world model freezes what
+            # it is given), so a learning curve can be planned checkpoint by checkpoint.
+            kept_probe = copy.deepcopy(probe) if probe is not None else None
+            kept_encoder = copy.deepcopy(encoder) if finetune else encoder
+            export(
+                out_dir / "steps" / f"step_{done}", copy.deepcopy(inner), kept_probe, kept_encoder
+            )
     bar.close()
     if acc.is_main_process:
-        spec = encoder_spec(cfg.encoder)
-        JEPAWorldModel(
-            encoder,
-            inner,
-            (cfg.model.name, model_kwargs),
-            spec if spec is not None else cfg.encoder,
-            stats,
-            (h_img, w_img),
-            (gh, gw),
-            pool,
-            cfg.data.frame_stride,
-            cfg.data.action_mode,
-            list(cfg.data.angle_dims),
-            robot_log.recording_codec(),
-            list(cfg.data.sim_state_dims or []),
-            probe,
-            probe_kwargs,
-            probe_grid,
-        ).save(out_dir)
+        export(out_dir, inner, probe, encoder)
         log.info("train-ac done: %s (final loss %.4f)", out_dir, loss_val)
     acc.wait_for_everyone()
     return out_dir
