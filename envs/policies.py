@@ -9,6 +9,9 @@ with random or weakly goal-directed behaviour. Four kinds, sharing one interface
 - ``ScriptedPolicy``: noisy goal-directed control toward randomly drawn sub-goals: PD control of
   the joints (Reach), PD toward waypoints through the door (PointMaze), move behind the block and
   push it toward the goal (Push).
+- ``SmoothNearPolicy``: the same correlated noise under the swm task's exploration constraint
+  (PushT: ``WeakPolicy``'s square around the block), so that it makes coherent pushes where
+  ``WeakPolicy``'s white noise only jitters, and stays near the object instead of wandering off.
 - ``SwmExpertPolicy``: stable-worldmodel's own expert of an ``swm/...`` task (``envs/swm_expert.py``),
   with swm's data-collection settings by default.
 
@@ -16,7 +19,7 @@ Interface: ``policy.reset(rng, env)`` at the start of an episode (``rng`` is a
 ``np.random.Generator``; ``env`` may be wrapped, the policy reads ``env.unwrapped``), then
 ``policy(obs, env) -> action`` (float32, shape ``env.action_space.shape``, in [-1, 1]).
 ``make_policy(name, env, **kw)`` builds one by name: ``"random"``, ``"smooth"``, ``"scripted"``,
-``"expert"`` (swm tasks only).
+``"smooth-near"`` and ``"expert"`` (swm tasks only).
 """
 
 from __future__ import annotations
@@ -90,6 +93,33 @@ class SmoothPolicy(Policy):
         eps = self.rng.normal(0.0, 1.0, size=self._a.shape)
         self._a = self.beta * self._a + np.sqrt(1.0 - self.beta**2) * self.sigma * eps
         return _clip(self._a)
+
+
+class SmoothNearPolicy(SmoothPolicy):
+    """``SmoothPolicy``'s noise under an swm task's exploration constraint (``keep_near``).
+
+    The constrained action is also the process's state, so the noise turns back at the
+    constraint instead of pressing against it. PushT's ``WeakPolicy`` draws each step's action
+    afresh (consecutive actions uncorrelated), so its data hold no push longer than a step;
+    a planner's action sequences are coherent, and a model trained on white noise alone is
+    asked about moves it never saw.
+
+    Args:
+        beta: correlation between consecutive actions, in [0, 1).
+        sigma: stationary standard deviation of the (unconstrained) process.
+    """
+
+    def __init__(self, beta: float = 0.8, sigma: float = 0.6) -> None:
+        super().__init__(beta=beta, sigma=sigma)
+
+    def reset(self, rng: np.random.Generator, env: gym.Env) -> None:
+        super().reset(rng, env)
+        self._a = env.unwrapped.keep_near(_clip(self._a)).astype(np.float64)
+
+    def __call__(self, obs: Any, env: gym.Env) -> np.ndarray:
+        a = env.unwrapped.keep_near(super().__call__(obs, env))
+        self._a = a.astype(np.float64)
+        return _clip(a)
 
 
 class ScriptedPolicy(Policy):
@@ -261,7 +291,8 @@ class SwmExpertPolicy(Policy):
 
 
 def make_policy(name: str, env: gym.Env, **kw: Any) -> Policy:
-    """Build a policy by name (``"random"``, ``"smooth"``, ``"scripted"`` or ``"expert"``).
+    """Build a policy by name (``"random"``, ``"smooth"``, ``"scripted"``, ``"smooth-near"`` or
+    ``"expert"``; the last two for swm tasks only).
 
     Args:
         name: which policy.
@@ -277,16 +308,19 @@ def make_policy(name: str, env: gym.Env, **kw: Any) -> Policy:
         "random": RandomPolicy,
         "smooth": SmoothPolicy,
         "scripted": ScriptedPolicy,
+        "smooth-near": SmoothNearPolicy,
         "expert": SwmExpertPolicy,
     }
     if name not in kinds:
         raise ValueError(f"unknown policy {name!r}; expected one of {sorted(kinds)}")
-    if name == "expert":
+    if name in ("expert", "smooth-near"):
         from envs.swm import SwmGoalEnv
 
         if not isinstance(env.unwrapped, SwmGoalEnv):
             raise ValueError(
-                "policy: expert is stable-worldmodel's, for swm/... envs; "
+                f"policy: {name} is for stable-worldmodel's swm/... envs; "
                 f"got {type(env.unwrapped).__name__}"
             )
+        if name == "smooth-near":
+            env.unwrapped.keep_near(np.zeros(_dim(env)))  # the task has a constraint
     return kinds[name](**kw)

@@ -245,6 +245,19 @@ class SwmGoalEnv(gym.Env):
             self.set_goal(options["goal"])
         return self.observe(), self.evaluate()
 
+    def keep_near(self, action: np.ndarray) -> np.ndarray:
+        """``action`` (in [-1, 1]) under the task's exploration constraint (``SwmTask.near``;
+        PushT: the agent's target kept within 100 px of the block, as swm's ``WeakPolicy``)."""
+        if self.task.near is None:
+            raise ValueError(
+                f"policy: smooth-near needs a task with an exploration constraint; "
+                f"{self.task.env_class} has none (PushT has one)"
+            )
+        a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
+        box = self._low + (a + 1.0) * 0.5 * (self._high - self._low)
+        box = np.asarray(self.task.near(self.base, box), dtype=np.float64)
+        return (2.0 * (box - self._low) / (self._high - self._low) - 1.0).astype(np.float32)
+
     def step(
         self, action: np.ndarray
     ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:

@@ -85,6 +85,24 @@ def _push_t_distance(base: Any, state: np.ndarray, goal: np.ndarray) -> float:
     return max(pos, angle * _PUSH_T_POS_PX / _PUSH_T_ANGLE)
 
 
+# WeakPolicy's dist_constraint: the agent's target stays within this many px of the block per axis
+_PUSH_T_NEAR_PX = 100.0
+
+
+def _push_t_near(base: Any, action: np.ndarray) -> np.ndarray:
+    """WeakPolicy's constraint on an action (relative, in [-1, 1]): the agent's target
+    (``position + action * action_scale``) clipped into the square of +-100 px around the
+    block, so that exploration stays where it can push the T (and inside the arena)."""
+    agent = np.array(tuple(base.agent.position), dtype=np.float64)
+    block = np.array(tuple(base.block.position), dtype=np.float64)
+    target = np.clip(
+        agent + np.asarray(action, dtype=np.float64) * base.action_scale,
+        block - _PUSH_T_NEAR_PX,
+        block + _PUSH_T_NEAR_PX,
+    )
+    return np.clip((target - agent) / base.action_scale, -1.0, 1.0)
+
+
 def _reacher_state(base: Any) -> np.ndarray:
     data = base.env.physics.data
     return np.concatenate([data.qpos, data.qvel]).astype(np.float64)
@@ -230,6 +248,9 @@ class SwmTask:
             space they reseed at random, and pass the seed on to nothing).
         render: ``base -> (224, 224, 3)`` frame of the current state (default: the env's own
             ``render``).
+        near: ``(base, action) -> action``, the task's constraint that keeps exploration near
+            what the robot acts on (``policy=smooth-near``; PushT: ``WeakPolicy``'s square around
+            the block); None where the task has none. Actions are in the env's own box.
     """
 
     env_class: str
@@ -250,6 +271,7 @@ class SwmTask:
     expert_info: Callable[[Any, int], dict[str, Any]] | None = None
     seeded_variations: tuple[str, ...] = ()
     render: Callable[[Any], np.ndarray] = lambda base: np.asarray(base.render())
+    near: Callable[[Any, np.ndarray], np.ndarray] | None = None
 
 
 TASKS: dict[str, SwmTask] = {
@@ -282,6 +304,7 @@ TASKS: dict[str, SwmTask] = {
         success_threshold=_PUSH_T_POS_PX,
         # WeakPolicy: random moves near the block, blind to the goal (swm's collection policy).
         expert="stable_worldmodel.envs.pusht.expert_policy:WeakPolicy",
+        near=_push_t_near,
     ),
     "ReacherDMControlWrapper": SwmTask(
         env_class="ReacherDMControlWrapper",

@@ -87,6 +87,46 @@ def test_collect_two_episodes_reads_back(swm, env_id, tmp_path):
         env.close()
 
 
+def _lag1_correlation(actions: np.ndarray) -> float:
+    return float(np.mean([np.corrcoef(actions[:-1, d], actions[1:, d])[0, 1] for d in (0, 1)]))
+
+
+def test_smooth_near_pushes_coherently_and_stays_by_the_block(swm):
+    env = make_env("swm/PushT-v1", 64, None, 80)
+    pusht = env.unwrapped.base
+    try:
+        corr = {}
+        for name in ["expert", "smooth-near"]:
+            policy = envs.make_policy(name, env)
+            obs, _ = env.reset(seed=3)
+            policy.reset(np.random.default_rng(3), env)
+            actions = []
+            for _ in range(80):
+                a = policy(obs, env)
+                agent = np.array(tuple(pusht.agent.position))
+                block = np.array(tuple(pusht.block.position))
+                if np.all(np.abs(agent - block) <= 100.0):  # then its target is in the square
+                    target = agent + a.astype(np.float64) * pusht.action_scale
+                    assert np.all(np.abs(target - block) <= 100.0 + 1e-3), name
+                actions.append(a)
+                obs, *_ = env.step(a)
+            corr[name] = _lag1_correlation(np.array(actions))
+        # swm's WeakPolicy draws each step afresh; smooth-near's steps follow on
+        assert corr["smooth-near"] > 0.4 and abs(corr["expert"]) < 0.3, corr
+    finally:
+        env.close()
+
+
+def test_smooth_near_needs_a_task_with_a_constraint(swm, tmp_path):
+    out = tmp_path / "data"
+    cfg = CollectConfig(
+        env="swm/TwoRoom-v1", episodes=1, steps=4, policy="smooth-near", workers=0, out_dir=str(out)
+    )
+    with pytest.raises(ValueError, match=r"smooth-near.*TwoRoomEnv has none"):
+        collect(cfg)
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_goal_image_is_the_render_at_the_goal_state(swm, env_id):
     env = envs.make(env_id, render_size=48)

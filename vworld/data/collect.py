@@ -36,7 +36,8 @@ class CollectConfig:
         episodes: number of episodes.
         steps: frames (and actions) per episode.
         policy: ``"random"``, ``"smooth"``, ``"scripted"`` or, on ``swm/...`` envs,
-            ``"expert"`` (swm's own expert; ``envs.policies.make_policy``),
+            ``"expert"`` (swm's own expert; ``envs.policies.make_policy``) or ``"smooth-near"``
+            (smooth noise kept near the task's object: PushT's block),
             or several, comma-separated, taken in turn by episode (``"scripted,smooth"``:
             even episodes scripted, odd ones smooth noise; goal-directed data crosses the
             PointMaze door, noise presses the ball against the walls where random goals lie).
