@@ -404,3 +404,34 @@ def test_kept_steps_are_plannable_world_models_and_leave_training_alone(
         out[name] = wm.rollout(wm.encode(z0), torch.zeros(1, 1, 4), plans)[0]
     torch.testing.assert_close(out["end"], out["plain"], atol=1e-5, rtol=1e-5)
     assert (out["mid"] - out["end"]).abs().max() > 1e-4  # the step-10 weights, not the last
+
+
+def test_batchnorm_statistics_are_recomputed_at_the_current_weights(
+    reach_log, tiny_encoder, tmp_path
+):
+    """The projector's BatchNorm running statistics, however stale, become the mean over the
+    given batches: the latents of those frames come out centred on BatchNorm's own shift."""
+    from vworld.data.logs import open_robot_log
+    from vworld.train.latent_objective import recalibrate_batchnorm
+
+    extra = ["train.steps=10", "train.val_every=1000", "model.proj_norm=batch"]
+    wm = load_world_model(train_ac(_latent_cfg(reach_log, tiny_encoder, tmp_path / "r", *extra)))
+    bn = wm.predictor.projector.norm
+    weights = {
+        k: v.clone()
+        for k, v in wm.state_dict().items()
+        if "running" not in k and "num_batches" not in k
+    }
+    log = open_robot_log(reach_log)
+    frames = [torch.from_numpy(log.load_episode(e).frames)[None] for e in range(log.num_episodes)]
+    modes = [m.training for m in wm.modules()]
+    bn.running_mean += 5.0  # stale: as if the weights had moved on since
+    assert recalibrate_batchnorm(wm, iter(frames)) == 1
+    z = torch.cat([wm.encode(f)[0] for f in frames])
+    torch.testing.assert_close(z.mean(0), bn.bias, atol=1e-3, rtol=0)
+    assert [m.training for m in wm.modules()] == modes and bn.momentum == 0.1
+    for k, v in wm.state_dict().items():
+        if k in weights:
+            torch.testing.assert_close(v, weights[k])
+    with pytest.raises(ValueError, match="no batches"):
+        recalibrate_batchnorm(wm, [])

@@ -42,7 +42,7 @@ from vworld.models.state_probe import StateProbe
 from vworld.train.ac_config import TrainACConfig
 from vworld.train.ac_validate import validate_run
 from vworld.train.features import encode_log, load_frames
-from vworld.train.latent_objective import LatentObjective
+from vworld.train.latent_objective import LatentObjective, recalibrate_batchnorm
 from vworld.train.monitor import MetricsLogger
 from vworld.train.objectives import ProbeObjective, ac_losses
 from vworld.train.runtime import (
@@ -60,6 +60,10 @@ from vworld.world_model import JEPAWorldModel
 __all__ = ["TrainACConfig", "train_ac"]
 
 log = logging.getLogger("vworld.train_ac")
+
+# Batches of training windows whose mean sets the projector's BatchNorm statistics before the
+# model is validated or written (a micro-batch of windows each, on every process)
+_BN_BATCHES = 8
 
 
 def _model_kwargs(
@@ -317,6 +321,15 @@ def train_ac(cfg: TrainACConfig) -> Path:
             probe_grid,
         ).save(dest)
 
+    def recalibrate() -> None:
+        """The projector's BatchNorm statistics at the current weights, before the model is
+        validated or written (``recalibrate_batchnorm``): the same training windows each time."""
+        if inner_objective is None:
+            return
+        gen = torch.Generator().manual_seed(step_seed(cfg.seed, 0, 11))
+        rows = [torch.randint(len(train_w), (micro,), generator=gen) for _ in range(_BN_BATCHES)]
+        recalibrate_batchnorm(inner_objective, (train_w.get(r)[0].to(acc.device) for r in rows))
+
     metrics = (
         MetricsLogger(
             out_dir / "metrics.jsonl", resume_step=start_step if state is not None else None
@@ -367,7 +380,14 @@ def train_ac(cfg: TrainACConfig) -> Path:
             bar.set_postfix(loss=f"{loss_val:.4f}", win_s=f"{rate:.0f}")
             record = {"step": done, "loss": loss_val, "lr": lr, "windows_per_s": rate}
             record.update({k: float(acc.reduce(v, reduction="mean")) for k, v in parts.items()})
-        if val_w is not None and (done % cfg.train.val_every == 0 or done == cfg.train.steps):
+        keep = cfg.train.keep_every
+        kept = keep > 0 and done % keep == 0 and done != cfg.train.steps
+        validating = val_w is not None and (
+            done % cfg.train.val_every == 0 or done == cfg.train.steps
+        )
+        if validating or kept or done == cfg.train.steps:
+            recalibrate()
+        if validating:
             val = validate_run(
                 inner_objective if inner_objective is not None else inner,
                 probe,
@@ -405,8 +425,7 @@ def train_ac(cfg: TrainACConfig) -> Path:
                 **({"probe": probe.state_dict()} if probe is not None else {}),
             },
         )
-        keep = cfg.train.keep_every
-        if keep > 0 and done % keep == 0 and done != cfg.train.steps and acc.is_main_process:
+        if kept and acc.is_main_process:
             # A plannable world model at this step too (copies: the world model freezes what
             # it is given), so a learning curve can be planned checkpoint by checkpoint.
             kept_probe = copy.deepcopy(probe) if probe is not None else None
