@@ -253,10 +253,13 @@ class SwmGoalEnv(gym.Env):
                 f"policy: smooth-near needs a task with an exploration constraint; "
                 f"{self.task.env_class} has none (PushT has one)"
             )
-        a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
-        box = self._low + (a + 1.0) * 0.5 * (self._high - self._low)
-        box = np.asarray(self.task.near(self.base, box), dtype=np.float64)
+        box = np.asarray(self.task.near(self.base, self._to_box(action)), dtype=np.float64)
         return (2.0 * (box - self._low) / (self._high - self._low) - 1.0).astype(np.float32)
+
+    def _to_box(self, action: np.ndarray) -> np.ndarray:
+        """An action in [-1, 1] (clipped) mapped onto the env's own box."""
+        a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
+        return self._low + (a + 1.0) * 0.5 * (self._high - self._low)
 
     def step(
         self, action: np.ndarray
@@ -271,7 +274,7 @@ class SwmGoalEnv(gym.Env):
             raise ValueError(
                 f"action: must have shape {self.action_space.shape}, got {np.shape(action)}"
             )
-        a = self._low + (np.clip(a, -1.0, 1.0) + 1.0) * 0.5 * (self._high - self._low)
+        a = self._to_box(a)
         _, reward, terminated, truncated, info = self.env.step(a.astype(np.float32))
         dist = self.evaluate()["distance"]
         # swm's "goal" image is the one its reset drew (goal_pixels() renders the goal set here)

@@ -217,7 +217,6 @@ class LatentObjective(nn.Module):
 
 
 @torch.no_grad()
-@torch.no_grad()
 def recalibrate_batchnorm(objective: nn.Module, batches: Iterable[Tensor]) -> int:
     """Recompute the running statistics of the predictor's BatchNorm layers (LeWM's projector)
     as their plain mean over ``batches`` at the current weights, as SWA's ``update_bn`` does.
@@ -263,6 +262,7 @@ def recalibrate_batchnorm(objective: nn.Module, batches: Iterable[Tensor]) -> in
     return len(bns)
 
 
+@torch.no_grad()
 def validate_latent(
     objective: LatentObjective,
     windows: Any,
