@@ -4,6 +4,8 @@ An exported encoder is two files side by side: ``encoder.safetensors`` (weights,
 no code execution) and ``encoder.json`` (the registered model name and the keyword arguments
 it was built with). ``load_encoder`` also accepts a pretraining run folder, one of its
 training checkpoints, or an officially released V-JEPA / V-JEPA 2 ``.pt`` file.
+``scratch:<name>`` (for ``vworld train-ac`` with ``latent.finetune_encoder=true``) is a fresh,
+untrained registered encoder, which the world model's training then trains end to end.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from vworld.data.transforms import normalize
 from vworld.files import atomic_write_text, load_tensors, save_weights
 
 __all__ = [
+    "SCRATCH",
     "encode_frames",
     "encode_images",
     "encoder_spec",
@@ -26,6 +29,26 @@ __all__ = [
     "load_encoder",
     "write_encoder_spec",
 ]
+
+
+SCRATCH = "scratch:"
+_ENCODER_KINDS = ("encoder", "encoder_alias", "image_encoder")
+
+
+def _scratch_spec(ref: str) -> dict:
+    """``scratch:<name>`` -> the ``{"model", "kwargs"}`` that build it (kwargs in full, so a
+    saved model does not depend on the registry's defaults of the day)."""
+    from vworld.models.registry import IMAGE_ENCODERS, list_models, model_kind
+
+    name = ref[len(SCRATCH) :]
+    known = [n for n in list_models() if model_kind(n) in _ENCODER_KINDS]
+    if name not in known:
+        raise ValueError(f"encoder: {ref!r}: no registered encoder {name!r}; valid: {known}")
+    kwargs = IMAGE_ENCODERS.get(name, {})
+    return {
+        "model": name,
+        "kwargs": {k: list(v) if isinstance(v, tuple) else v for k, v in kwargs.items()},
+    }
 
 
 def write_encoder_spec(out_dir: str | os.PathLike, name: str, kwargs: dict) -> Path:
@@ -45,7 +68,10 @@ def export_encoder(out_dir: str | os.PathLike, encoder: nn.Module, name: str, kw
 
 def encoder_spec(path: str | os.PathLike) -> dict | None:
     """The ``{"model", "kwargs"}`` of a vworld encoder (its folder, its ``.safetensors`` or a
-    checkpoint in its run folder), or None for an official checkpoint (no ``encoder.json``)."""
+    checkpoint in its run folder), or None for an official checkpoint (no ``encoder.json``).
+    ``scratch:<name>`` gives the spec of that registered encoder."""
+    if str(path).startswith(SCRATCH):
+        return _scratch_spec(str(path))
     p = Path(path)
     folder = p if p.is_dir() else p.parent
     for candidate in (folder, folder.parent):
@@ -110,8 +136,15 @@ def load_encoder(path: str | os.PathLike, device: str | torch.device = "cpu") ->
         path: a pretraining run folder (its exported ``encoder.safetensors``, else its last
             checkpoint's target encoder), a folder with ``encoder.safetensors`` +
             ``encoder.json``, a vworld training checkpoint, or an official V-JEPA / V-JEPA 2
-            ``.pt`` checkpoint (its target encoder).
+            ``.pt`` checkpoint (its target encoder), or ``scratch:<name>``: that registered
+            encoder, freshly initialised from torch's generator (seed it first).
     """
+    if str(path).startswith(SCRATCH):
+        from vworld.models.registry import create_model
+
+        spec = _scratch_spec(str(path))
+        model = create_model(spec["model"], **spec["kwargs"])
+        return model.eval().requires_grad_(False).to(device)
     p = Path(path)
     if p.is_dir():
         if (p / "encoder.safetensors").is_file():

@@ -12,7 +12,7 @@ from typing import Any
 
 from vworld.config import MISSING
 from vworld.data.windows import ACTION_MODES
-from vworld.encoders import encoder_spec
+from vworld.encoders import SCRATCH, encoder_spec
 from vworld.models.ac_predictors import ac_predictor_names, predictor_settings
 from vworld.models.registry import model_class
 from vworld.train.latent_objective import LatentLossConfig
@@ -129,7 +129,9 @@ class ACTrainConfig:
 @dataclass
 class TrainACConfig:
     out_dir: str = MISSING
-    encoder: str = MISSING  # a pretraining run folder, exported encoder or official .pt
+    # a pretraining run folder, exported encoder or official .pt; scratch:<name> (e.g.
+    # scratch:conv_micro) is an untrained registered encoder, with latent.finetune_encoder
+    encoder: str = MISSING
     seed: int = 0
     resume: bool = True
     device: str = "auto"
@@ -156,6 +158,11 @@ class TrainACConfig:
         if self.latent.finetune_encoder and not latent:
             raise ValueError(
                 f"latent.finetune_encoder needs a latent_* model (model.name={self.model.name})"
+            )
+        if str(self.encoder).startswith(SCRATCH) and not self.latent.finetune_encoder:
+            raise ValueError(
+                f"encoder: {self.encoder} is an untrained encoder; it needs "
+                "latent.finetune_encoder=true (trained end to end with the world model)"
             )
         if self.latent.finetune_encoder and encoder_spec(self.encoder) is None:
             raise ValueError(

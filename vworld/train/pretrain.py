@@ -31,7 +31,7 @@ from vworld.config import MISSING, save_config
 from vworld.data.video import VideoDataConfig, build_video_loader
 from vworld.encoders import export_encoder, write_encoder_spec
 from vworld.masks.multiblock import MaskConfig, MaskSampler
-from vworld.models.registry import create_model
+from vworld.models.registry import create_model, list_models, model_kind
 from vworld.train.ema import ema_update, make_target
 from vworld.train.monitor import MetricsLogger, feature_stats
 from vworld.train.objectives import jepa_loss, sigreg
@@ -120,6 +120,13 @@ class PretrainConfig:
             raise ValueError("train.steps and train.batch_size must be positive")
         if not self.masks:
             raise ValueError("masks: at least one mask generator is needed")
+        name = self.model.encoder
+        if name in list_models() and model_kind(name) == "image_encoder":
+            raise ValueError(
+                f"model.encoder: {name} is an image encoder that V-JEPA cannot pretrain (it "
+                f"has no tokens to mask); train-ac trains it end to end: encoder=scratch:{name} "
+                "latent.finetune_encoder=true"
+            )
 
 
 def _drop_none(**kw: object) -> dict:

@@ -184,6 +184,7 @@ def train_ac(cfg: TrainACConfig) -> Path:
     world, rank = acc.num_processes, acc.process_index
     micro = batch_split(cfg.train.batch_size, world, cfg.train.grad_accum)
 
+    torch.manual_seed(cfg.seed)  # an encoder built from scratch (scratch:<name>) starts here
     encoder = load_encoder(cfg.encoder, device=acc.device)
     finetune = cfg.latent.finetune_encoder
     robot_log = open_robot_log(cfg.data.path)
