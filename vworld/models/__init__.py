@@ -1,7 +1,8 @@
-"""vworld models: V-JEPA tubelet ViT encoder, masked predictor, registry, official-weight loaders."""
+"""vworld models: V-JEPA tubelet ViT encoder, conv image encoder, masked predictor, registry, official-weight loaders."""
 
 from vworld.models.ac_predictor import ActionConditionedPredictor
 from vworld.models.ac_predictors import build_ac_predictor
+from vworld.models.conv_encoder import ConvEncoder
 from vworld.models.official import (
     convert_official_state_dict,
     load_official_encoder,
@@ -14,6 +15,7 @@ from vworld.models.vit import VisionTransformer
 
 __all__ = [
     "ActionConditionedPredictor",
+    "ConvEncoder",
     "MaskedPredictor",
     "ProprioLatentPredictor",
     "VisionTransformer",

@@ -19,6 +19,7 @@ import math
 from collections.abc import Sequence
 from itertools import pairwise
 
+import torch
 from torch import Tensor, nn
 
 __all__ = ["ConvEncoder"]
@@ -80,7 +81,8 @@ class ConvEncoder(nn.Module):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
-                m.weight.data.mul_(1 / math.sqrt(2))  # two branches add in every stage
+                with torch.no_grad():
+                    m.weight.mul_(1 / math.sqrt(2))  # two branches add in every stage
                 nn.init.zeros_(m.bias)
 
     def grid(self, T: int, H: int, W: int) -> tuple[int, int, int]:
