@@ -467,6 +467,13 @@ class EnsembleWorldModel:
         self._sizes = [p.shape[-1] for p in parts]
         return self._side_by_side(parts, "latent")
 
+    @property
+    def latent_sizes(self) -> list[int] | None:
+        """The members' latent sizes, in the order :meth:`encode` puts them side by side
+        (None until it has encoded a frame)."""
+        sizes = getattr(self, "_sizes", None)
+        return None if sizes is None else list(sizes)
+
     def _latent_sizes(self, z: Tensor) -> list[int]:
         sizes = getattr(self, "_sizes", None)
         if sizes is None or sum(sizes) != z.shape[-1]:

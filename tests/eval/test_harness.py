@@ -614,6 +614,12 @@ def test_plan_with_an_ensemble_of_saved_world_models(tmp_path, tiny_jepa):
         one.reset(goal_obs)
         assert ctl._z_goal.shape[-1] == 2 * one._z_goal.shape[-1]
         assert not np.allclose(ctl.act(obs), one.act(obs))  # the other member counts too
+        worst = dataclasses.replace(cfg, cost=CostConfig(latent_only=True, ensemble="max"))
+        pessimist = make_latent_controller(worst, ens, 2, -1.0, 1.0)
+        pessimist.reset(goal_obs)
+        assert pessimist.act(obs).shape == ctl.act(obs).shape
+        with pytest.raises(ValueError, match="this world model is one model"):
+            make_latent_controller(worst, ens.members[0], 2, -1.0, 1.0)
     finally:
         env.close()
     res = run_planning(cfg)  # loads the members from the comma-joined folders

@@ -150,6 +150,36 @@ def test_an_ensemble_sees_each_members_latents_side_by_side_and_averages_their_c
         ens.rollout(za, s, actions)
 
 
+def test_a_pessimistic_ensemble_cost_is_each_candidates_worst_member():
+    from vworld.eval.costs import CostConfig, goal_cost, make_latent_cost
+    from vworld.world_model import EnsembleWorldModel
+
+    a, b = _seeded(1), _seeded(2)
+    ens = EnsembleWorldModel([a, b])
+    assert ens.latent_sizes is None  # known once it has encoded a frame
+    frames = torch.randint(0, 255, (1, 1, 32, 32, 3), dtype=torch.uint8)
+    goal = torch.randint(0, 255, (1, 1, 32, 32, 3), dtype=torch.uint8)
+    z, zg = ens.encode(frames), ens.encode(goal)
+    assert ens.latent_sizes == [a.encode(frames).shape[-1], b.encode(frames).shape[-1]]
+    s = torch.zeros(1, 1, 4)
+    actions = torch.rand(32, 3, 3) * 2 - 1
+    cfg = CostConfig(cost_type="l2", cost_on="all", latent_only=True, ensemble="max")
+    cost = make_latent_cost(lambda x: ens.rollout(z, s, x), zg, cfg, latent_sizes=ens.latent_sizes)
+    ca = goal_cost(a.rollout(a.encode(frames), s, actions)[0], a.encode(goal), cfg)
+    cb = goal_cost(b.rollout(b.encode(frames), s, actions)[0], b.encode(goal), cfg)
+    got = cost(actions)
+    torch.testing.assert_close(got, torch.maximum(ca, cb))
+    assert (ca > cb).any() and (cb > ca).any()  # the worst member differs between candidates
+    mean = make_latent_cost(
+        lambda x: ens.rollout(z, s, x), zg, CostConfig(cost_type="l2", cost_on="all")
+    )
+    assert (mean(actions) < got).all()  # the mean of two different costs is below their max
+    with pytest.raises(ValueError, match=r"cost\.ensemble=max needs an ensemble"):
+        make_latent_cost(lambda x: a.rollout(z, s, x), zg, cfg)
+    with pytest.raises(ValueError, match=r"cost\.ensemble must be one of"):
+        CostConfig(ensemble="min").validate()
+
+
 def test_an_ensemble_refuses_members_of_other_tasks():
     from vworld.world_model import EnsembleWorldModel
 

@@ -29,6 +29,7 @@ __all__ = ["CostConfig", "goal_cost", "latent_distance", "make_latent_cost", "st
 COST_TYPES = ("l1", "l2")
 COST_ON = ("last", "all")
 GOAL_STATES = ("probe", "given")
+ENSEMBLE_COSTS = ("mean", "max")
 
 
 @dataclass
@@ -49,6 +50,10 @@ class CostConfig:
         latent_only: the JEPA planner's cost: the distance between predicted latents and the
             goal image's latent, and nothing else. Refuses a state term here, and (in the
             controller) a world model whose states come from a probe or the simulator.
+        ensemble: how an ensemble's members' costs combine (``world_model=a,b``):
+            ``"mean"`` (PETS: the distance over the members' latents side by side) or
+            ``"max"`` (pessimistic: a candidate costs what its worst member predicts, so CEM
+            keeps only plans that every member predicts to reach the goal).
     """
 
     cost_type: str = "l1"
@@ -59,6 +64,7 @@ class CostConfig:
     state_dims: list[int] | None = None
     state_scales: list[float] | None = None
     latent_only: bool = False
+    ensemble: str = "mean"
 
     def validate(self) -> None:
         if self.latent_only and (self.state_weight != 0 or self.latent_weight <= 0):
@@ -75,6 +81,10 @@ class CostConfig:
             raise ValueError(f"cost.cost_type must be one of {COST_TYPES}, got {self.cost_type!r}")
         if self.cost_on not in COST_ON:
             raise ValueError(f"cost.cost_on must be one of {COST_ON}, got {self.cost_on!r}")
+        if self.ensemble not in ENSEMBLE_COSTS:
+            raise ValueError(
+                f"cost.ensemble must be one of {ENSEMBLE_COSTS}, got {self.ensemble!r}"
+            )
         for name in ("latent_weight", "state_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"cost.{name} must be >= 0, got {getattr(self, name)}")
@@ -204,14 +214,36 @@ def make_latent_cost(
     s_goal: Tensor | None = None,
     state_dims: Sequence[int] | None = None,
     angle_dims: Sequence[int] = (),
+    latent_sizes: Sequence[int] | None = None,
 ) -> Callable[[Tensor], Tensor]:
     """A planner cost: ``actions (N, H, A) -> (N,)`` through ``rollout(actions) -> (z, s)``.
 
-    The other arguments are those of :func:`goal_cost`.
+    ``latent_sizes``: an ensemble's members' latent sizes, the parts of the latents' last dim
+    (``EnsembleWorldModel.latent_sizes``); with ``cfg.ensemble="max"`` each member's part is
+    scored on its own and a candidate costs its worst member's cost. The other arguments are
+    those of :func:`goal_cost`.
     """
+    if cfg.ensemble == "max" and not latent_sizes:
+        raise ValueError(
+            "cost.ensemble=max needs an ensemble of world models (world_model=runs/a,runs/b)"
+        )
 
     def cost_fn(actions: Tensor) -> Tensor:
         z_pred, s_pred = rollout(actions)
+        if cfg.ensemble == "max" and latent_sizes:
+            if z_pred is None or z_pred.shape[-1] != sum(latent_sizes):
+                raise ValueError(
+                    f"cost.ensemble=max: predicted latents of last dim "
+                    f"{None if z_pred is None else z_pred.shape[-1]}, expected the members' "
+                    f"{list(latent_sizes)} side by side"
+                )
+            goals = z_goal.split(list(latent_sizes), dim=-1)
+            parts = z_pred.split(list(latent_sizes), dim=-1)
+            costs = [
+                goal_cost(zp, zg, cfg, s_pred, s_goal, state_dims, angle_dims)
+                for zp, zg in zip(parts, goals)
+            ]
+            return torch.stack(costs).amax(0)
         return goal_cost(z_pred, z_goal, cfg, s_pred, s_goal, state_dims, angle_dims)
 
     return cost_fn

@@ -167,7 +167,10 @@ def planning_diagnostics(
             # the recorded actions as a plan: a block's actions, or (held) their mean
             rec_plan = acts.reshape(cfg.horizon, -1) if per_step > 1 else acts.mean(1)
             cost_fn = make_latent_cost(
-                lambda a, z=z0, s=s0: world_model.rollout(z, s, a.to(device)), ctl._z_goal, cost
+                lambda a, z=z0, s=s0: world_model.rollout(z, s, a.to(device)),
+                ctl._z_goal,
+                cost,
+                latent_sizes=getattr(world_model, "latent_sizes", None),
             )
             generator = torch.Generator(device=planner.device).manual_seed(seed)
             plan, _ = planner.plan(cost_fn, generator=generator)

@@ -114,6 +114,11 @@ class LatentController:
                 "(trained on simulator labels, train-ac data.sim_state_dims); a latent-only "
                 "planner takes a world model trained without them"
             )
+        if cost.ensemble == "max" and not hasattr(world_model, "members"):
+            raise ValueError(
+                "cost.ensemble=max scores each member of an ensemble on its own; this world "
+                "model is one model (give world_model=runs/a,runs/b)"
+            )
         codec = world_model.frame_codec
         self.frame_codec: dict | None = dict(codec) if codec and match_recording else None
         self.planner = planner
@@ -213,6 +218,7 @@ class LatentController:
             self._s_goal,
             self._s_dims,
             self.world_model.angle_dims,
+            getattr(self.world_model, "latent_sizes", None),
         )
         init = None if self._prev is None else self.planner.shift(self._prev, self.receding_horizon)
         plan, info = self.planner.plan(cost_fn, init=init, generator=self._generator)
