@@ -444,6 +444,7 @@ class EnsembleWorldModel:
         self.sim_state_dims: list[int] = []
         self.state_dims: list[int] | None = None
         self.block_action_dim = getattr(first, "block_action_dim", None)
+        self._sizes: list[int] | None = None  # the members' latent sizes, once encoded
 
     @property
     def learned_latent(self) -> bool:
@@ -471,11 +472,10 @@ class EnsembleWorldModel:
     def latent_sizes(self) -> list[int] | None:
         """The members' latent sizes, in the order :meth:`encode` puts them side by side
         (None until it has encoded a frame)."""
-        sizes = getattr(self, "_sizes", None)
-        return None if sizes is None else list(sizes)
+        return None if self._sizes is None else list(self._sizes)
 
     def _latent_sizes(self, z: Tensor) -> list[int]:
-        sizes = getattr(self, "_sizes", None)
+        sizes = self._sizes
         if sizes is None or sum(sizes) != z.shape[-1]:
             raise ValueError(
                 f"EnsembleWorldModel.rollout: a context latent of size {z.shape[-1]} is not "
