@@ -3,10 +3,11 @@
 A frame is a deterministic render of the scene's state, so a latent is a function of it; a
 planner can only use the part of the latent a predictor can learn. This fits a small MLP from
 the state logged with each frame (``observation.sim_state``, used only to grade) to the
-latent, on frames of training episodes, and prints its R^2 on held-out episodes per latent
-dim. The held-out error is a floor for a one-step predictor of the same latent trained on as
-much data; a low R^2 means the latent holds detail (aliasing, texture) no dynamics model will
-predict, and the planner's cost inherits it as noise.
+latent, on frames of training episodes, and prints its R^2 on held-out episodes (the mean and
+the lowest over latent dims) with the mean squared errors on training and held-out frames. A
+predictor that knew the next state exactly and learnt from as much data would miss the latent
+by about the held-out error; a low R^2 means the latent holds detail (aliasing, texture) that
+the state does not smoothly determine, and the planner's cost inherits it as noise.
 
     python bench/bench_latent_state.py runs/wm-a runs/wm-b --train-data data/swm-pusht \
         --heldout-data data/swm-pusht-heldout --angle-dims 4
@@ -21,7 +22,7 @@ import torch
 
 
 def state_features(sim: np.ndarray, angle_dims: list[int]) -> np.ndarray:
-    """The state standardised, each angle as its sine and cosine."""
+    """The state with each angle replaced by its sine and cosine (``fit_r2`` standardises)."""
     keep = [i for i in range(sim.shape[1]) if i not in angle_dims]
     parts = [sim[:, keep]] + [np.c_[np.sin(sim[:, i]), np.cos(sim[:, i])] for i in angle_dims]
     return np.concatenate(parts, axis=1).astype(np.float32)
