@@ -28,23 +28,30 @@ def state_features(sim: np.ndarray, angle_dims: list[int]) -> np.ndarray:
     return np.concatenate(parts, axis=1).astype(np.float32)
 
 
-def latents_and_states(world_model, root: str, episodes: int, angle_dims: list[int]):
+def frames_and_states(root: str, episodes: int, angle_dims: list[int]):
+    """The first ``episodes`` episodes' frames (one array each) and their state features."""
     from vworld.data.lerobot_read import open_lerobot
 
     log = open_lerobot(root)
-    zs, ss = [], []
+    frames, states = [], []
     for i in range(min(episodes, log.num_episodes)):
         ep = log.load_episode(i)
         if ep.sim_states is None:
             raise SystemExit(f"{root}: episode {i} has no observation.sim_state to grade with")
-        frames = torch.from_numpy(ep.frames).permute(0, 3, 1, 2)[None]  # (1, L, 3, H, W)
-        with torch.no_grad():
-            z = torch.cat(
-                [world_model.encode(frames[:, j : j + 256]) for j in range(0, len(ep), 256)], 1
-            )
-        zs.append(z.reshape(len(ep), -1).numpy())
-        ss.append(state_features(ep.sim_states, angle_dims))
-    return np.concatenate(zs), np.concatenate(ss)
+        frames.append(ep.frames)
+        states.append(state_features(ep.sim_states, angle_dims))
+    return frames, np.concatenate(states)
+
+
+@torch.no_grad()
+def latents(world_model, frames: list[np.ndarray]) -> np.ndarray:
+    """Each frame's latent ``(sum L, d)``, encoded 256 frames at a time."""
+    out = []
+    for ep in frames:
+        x = torch.from_numpy(ep).permute(0, 3, 1, 2)[None]  # (1, L, 3, H, W)
+        z = torch.cat([world_model.encode(x[:, j : j + 256]) for j in range(0, len(ep), 256)], 1)
+        out.append(z.reshape(len(ep), -1).numpy())
+    return np.concatenate(out)
 
 
 def fit_r2(x_tr, y_tr, x_te, y_te, steps: int, seed: int = 0) -> tuple[np.ndarray, float, float]:
@@ -94,13 +101,13 @@ def main() -> None:
     print(
         f"{'world model':<48} {'dims':>4} {'R2 mean':>8} {'R2 min':>7} {'mse tr':>7} {'mse ho':>7}"
     )
+    # decoded once, encoded by each model
+    f_tr, s_tr = frames_and_states(args.train_data, args.train_episodes, args.angle_dims)
+    f_te, s_te = frames_and_states(args.heldout_data, args.heldout_episodes, args.angle_dims)
     for path in args.world_models:
         wm = load_world_model(path)
         wm.eval()
-        z_tr, s_tr = latents_and_states(wm, args.train_data, args.train_episodes, args.angle_dims)
-        z_te, s_te = latents_and_states(
-            wm, args.heldout_data, args.heldout_episodes, args.angle_dims
-        )
+        z_tr, z_te = latents(wm, f_tr), latents(wm, f_te)
         r2, mse_tr, mse_te = fit_r2(s_tr, z_tr, s_te, z_te, args.steps)
         print(
             f"{path:<48} {z_tr.shape[1]:>4} {r2.mean():>8.3f} {r2.min():>7.3f} "
