@@ -14,12 +14,20 @@ simulator (which only grades). Prints, per model:
 - with ``--goal-dataset``, the exploitation check: the model's cost of the recorded actions
   from start to goal (``rec cost``) and of CEM's plan (``plan cost``, CEM 300/30/30), the
   task distance each ends at when executed (``rec dist``, ``plan dist``), and ``exploited``,
-  the fraction of starts where the plan costs less in the model but ends farther.
+  the fraction of starts where the plan costs less in the model but ends farther;
+- with ``--goal-dataset``, a second line per model: the fraction of starts where each plan,
+  executed once open loop, reaches the goal at some env step (``rec``, ``plan``), and with
+  ``--simulator-cem`` the same for CEM planning with the simulator as the world model:
+  ``sim latent`` (the encoder's latents of the simulated frames under the same latent cost:
+  the latent space's ceiling, whatever the predictor) and ``sim state`` (the env's task
+  distance, a shortcut: the optimiser's ceiling), each with its mean final distance.
 
     python bench/bench_diagnostics.py --env vworld/Reach-v0 runs/wm_a runs/wm_b
     python bench/bench_diagnostics.py --env swm/PushT-v1 --goal-dataset data/swm-pusht-heldout \
         runs/wm-pusht  # the swm extra; starts and goals from held-out recorded episodes
     python bench/bench_diagnostics.py ... runs/wm-a runs/wm-a,runs/wm-b  # one model, an ensemble
+    python bench/bench_diagnostics.py --env swm/PushT-v1 --goal-dataset data/swm-pusht-heldout \
+        --block-actions each --init-std 0.5 --cost-on all --simulator-cem 300,30,10 runs/wm
 """
 
 from __future__ import annotations
@@ -53,7 +61,13 @@ def main() -> None:
         choices=["held", "each"],
         help="candidates hold one action per model step, or take one per env step",
     )
+    ap.add_argument("--cost-on", default="last", choices=["last", "all"])
     ap.add_argument("--init-std", type=float, default=1.0, help="CEM's starting std (check)")
+    ap.add_argument(
+        "--simulator-cem",
+        default="",
+        help="samples,elites,iterations: also plan with the simulator as the world model",
+    )
     ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
     if args.threads:
@@ -66,8 +80,9 @@ def main() -> None:
         goal_dataset=args.goal_dataset,
         block_actions=args.block_actions,
         cem=CEMConfig(init_std=args.init_std),
+        simulator_cem=_simulator_cem(args.simulator_cem, args.init_std),
     )
-    cost = CostConfig(cost_type=args.cost_type, latent_only=True)
+    cost = CostConfig(cost_type=args.cost_type, cost_on=args.cost_on, latent_only=True)
     extra = ("rec cost", "plan cost", "rec dist", "plan dist", "exploited")
     head = f"{'world model':40s} {'sens':>6s} {'rank':>6s} {'latent rank':>12s} {'latent err':>11s}"
     print(head + ("".join(f" {k:>10s}" for k in extra) if args.goal_dataset else ""))
@@ -82,7 +97,28 @@ def main() -> None:
         keys = ("recorded_cost", "planned_cost", "recorded_distance", "planned_distance")
         if args.goal_dataset:
             row += "".join(f" {d[k]:10.3f}" for k in (*keys, "exploited"))
-        print(row)
+        print(row, flush=True)
+        if args.goal_dataset:
+            line = f"{'':40s} reached: rec {d['recorded_success']:.2f} plan {d['planned_success']:.2f}"
+            for kind in ("latent", "state") if cfg.simulator_cem else ():
+                line += (
+                    f" sim {kind} {d[f'sim_{kind}_success']:.2f}"
+                    f" ({d[f'sim_{kind}_distance']:.1f})"
+                )
+            print(line, flush=True)
+
+
+def _simulator_cem(spec: str, init_std: float):
+    """``"samples,elites,iterations"`` -> a CEMConfig (empty: None)."""
+    from planners import CEMConfig
+
+    if not spec:
+        return None
+    try:
+        n, e, it = (int(x) for x in spec.split(","))
+    except ValueError:
+        raise SystemExit(f"--simulator-cem: expected samples,elites,iterations, got {spec!r}")
+    return CEMConfig(num_samples=n, num_elites=e, iterations=it, init_std=init_std)
 
 
 if __name__ == "__main__":

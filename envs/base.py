@@ -312,10 +312,9 @@ class GoalEnv(GoalStateMixin, gym.Env):
         self.set_goal(options.get("goal", goal))
         return self._obs(), self.evaluate()
 
-    def step(
-        self, action: np.ndarray
-    ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
-        """Apply ``action`` (clipped to [-1, 1]) for ``frame_skip`` physics steps."""
+    def advance(self, action: np.ndarray) -> None:
+        """``step``'s physics alone: no frame is rendered and nothing is returned (for
+        simulating many candidate plans; ``get_state``/``render`` read the outcome)."""
         a = np.asarray(action, dtype=np.float64).reshape(-1)
         if a.shape != (self.model.nu,):
             raise ValueError(
@@ -325,6 +324,12 @@ class GoalEnv(GoalStateMixin, gym.Env):
         self.data.ctrl[:] = np.clip(a, -1.0, 1.0)
         for _ in range(self.frame_skip):
             mujoco.mj_step(self.model, self.data)
+
+    def step(
+        self, action: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
+        """Apply ``action`` (clipped to [-1, 1]) for ``frame_skip`` physics steps."""
+        self.advance(action)
         info = self.evaluate()
         return self._obs(), -info["distance"], False, False, info
 

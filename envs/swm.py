@@ -261,6 +261,17 @@ class SwmGoalEnv(gym.Env):
         a = np.clip(np.asarray(action, dtype=np.float64).reshape(-1), -1.0, 1.0)
         return self._low + (a + 1.0) * 0.5 * (self._high - self._low)
 
+    def advance(self, action: np.ndarray) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        """``step``'s physics alone: ``action`` (in [-1, 1]) mapped onto the env's box and
+        stepped, with no frame rendered (for simulating many candidate plans); swm's own step
+        tuple."""
+        a = np.asarray(action, dtype=np.float64).reshape(-1)
+        if a.shape != self.action_space.shape:
+            raise ValueError(
+                f"action: must have shape {self.action_space.shape}, got {np.shape(action)}"
+            )
+        return self.env.step(self._to_box(a).astype(np.float32))
+
     def step(
         self, action: np.ndarray
     ) -> tuple[dict[str, np.ndarray], float, bool, bool, dict[str, Any]]:
@@ -269,13 +280,7 @@ class SwmGoalEnv(gym.Env):
         ``info`` holds swm's own step info (less its ``goal`` image) with ``env_reward``,
         ``distance`` and ``success``.
         """
-        a = np.asarray(action, dtype=np.float64).reshape(-1)
-        if a.shape != self.action_space.shape:
-            raise ValueError(
-                f"action: must have shape {self.action_space.shape}, got {np.shape(action)}"
-            )
-        a = self._to_box(a)
-        _, reward, terminated, truncated, info = self.env.step(a.astype(np.float32))
+        _, reward, terminated, truncated, info = self.advance(action)
         dist = self.evaluate()["distance"]
         # swm's "goal" image is the one its reset drew (goal_pixels() renders the goal set here)
         info = {k: v for k, v in info.items() if k != "goal"}

@@ -91,6 +91,21 @@ def test_set_state_replays_exactly(env):
         np.testing.assert_array_equal(x, y)
 
 
+def test_advance_is_step_without_the_frame(env):
+    """``advance`` (physics only, for simulating candidate plans) ends where ``step`` does."""
+    env.reset(seed=3)
+    u = env.unwrapped
+    saved = u.get_state()
+    actions = np.random.default_rng(3).uniform(-1, 1, size=(12, 2))
+    stepped = _rollout(env, actions)[2][-1]
+    u.set_state(saved)
+    for a in actions:
+        assert u.advance(a) is None
+    np.testing.assert_array_equal(u.get_state(), stepped)
+    with pytest.raises(ValueError, match="action must have shape"):
+        u.advance(np.zeros(3))
+
+
 def test_actions_are_clipped(env):
     env.reset(seed=2)
     saved = env.unwrapped.get_state()

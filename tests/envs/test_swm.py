@@ -177,6 +177,27 @@ def test_success_is_the_env_termination(swm):
         env.close()
 
 
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_advance_is_step_without_the_frame(swm, env_id):
+    """``advance`` (no render, for simulating candidate plans) ends where ``step`` does."""
+    env = envs.make(env_id)
+    u = env.unwrapped
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(8, 2)).astype(np.float32)
+    try:
+        env.reset(seed=4)
+        for a in actions:
+            env.step(a)
+        stepped = u.get_state()
+        env.reset(seed=4)
+        for a in actions:
+            u.advance(a)
+        np.testing.assert_array_equal(u.get_state(), stepped)
+        with pytest.raises(ValueError, match="action: must have shape"):
+            u.advance(np.zeros(3))
+    finally:
+        env.close()
+
+
 def test_push_t_distance_is_below_20_exactly_when_eval_state_succeeds(swm):
     """The distance vworld reports for PushT measures what success tests: no velocity."""
     env = envs.make("swm/PushT-v1")
@@ -441,8 +462,40 @@ def test_diagnostics_take_starts_and_goals_from_the_dataset(swm, tworoom_heldout
             planning_diagnostics(
                 env, _TinyWorldModel(), cost, dataclasses.replace(cfg, goal_offset_steps=25)
             )
+        assert d["recorded_success"] in (0.0, 0.5, 1.0)
+        assert "sim_latent_success" not in d  # no simulator_cem: skipped
         cfg.goal_dataset = str(tmp_path / "none")
         with pytest.raises(ValueError, match=r"goal_dataset: .*none: no such dataset"):
             planning_diagnostics(env, _TinyWorldModel(), cost, cfg)
     finally:
         env.close()
+
+
+def test_diagnostics_plan_with_the_simulator_as_the_world_model(swm, tworoom_heldout):
+    """``simulator_cem``: CEM with the simulator in place of the predictor, scored by the
+    latent cost on the encoder's latents of its frames, and by the task distance (shortcut)."""
+    from planners import CEMConfig
+    from vworld.eval.costs import CostConfig
+    from vworld.eval.diagnostics import DiagnosticsConfig, planning_diagnostics
+
+    cfg = DiagnosticsConfig(
+        starts=2,
+        num_candidates=4,
+        horizon=2,
+        seed=5,
+        env="swm/TwoRoom-v1",
+        goal_dataset=str(tworoom_heldout),
+        goal_offset_steps=10,
+        simulator_cem=CEMConfig(num_samples=24, num_elites=4, iterations=3, init_std=0.5),
+    )
+    env = envs.make(cfg.env)
+    try:
+        d = planning_diagnostics(env, _TinyWorldModel(), CostConfig(cost_on="all"), cfg)
+    finally:
+        env.close()
+    for kind in ("latent", "state"):
+        assert 0.0 <= d[f"sim_{kind}_success"] <= 1.0
+        assert np.isfinite(d[f"sim_{kind}_distance"])
+    # CEM on the true distance through the true dynamics ends closer than CEM on a tiny
+    # untrained model's cost
+    assert d["sim_state_distance"] < d["planned_distance"]

@@ -21,11 +21,23 @@ reaches the model):
   where the plan costs less than the recorded actions in the model yet ends farther from the
   goal: the planner found the model's errors, not the goal, and a better model (not a better
   optimiser) is what would help.
+- **the simulator as the world model** (with ``goal_dataset`` and ``simulator_cem``): CEM
+  plans from each start with the simulator in place of the predictor, scoring each candidate
+  by the same latent cost on the *encoder's* latents of the frames it renders
+  (``sim_latent_*``: the latent space's own ceiling, whatever the predictor), and, as a
+  shortcut for reference, by the env's own task distance to the goal state
+  (``sim_state_*``: the optimiser's ceiling). Each plan is executed once, open loop, from its
+  start: ``*_success`` is the fraction of starts where the env reports success at some
+  executed step, ``*_distance`` the mean task distance at its end. The world model's own CEM
+  plan is graded the same way (``planned_success``) and so are the recorded actions
+  (``recorded_success``). When the simulator with the latent cost succeeds where the world
+  model does not, the predictor is what fails; when it fails too, the latent space does.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,6 +71,9 @@ class DiagnosticsConfig:
         against their recorded actions (``goal_offset_steps`` must then be
         ``horizon * action_block``). Empty: random-policy goals.
     cem: the planner of the exploitation check (its horizon and bounds are filled in).
+    simulator_cem: with ``goal_dataset``, also plan with the simulator as the world model
+        (this CEM; see the module doc). Each candidate is simulated from the start, so this
+        costs ``num_samples * iterations`` simulated plans per start. None: skipped.
     """
 
     starts: int = 8
@@ -71,6 +86,7 @@ class DiagnosticsConfig:
     env: str = "vworld/Reach-v0"
     goal_dataset: str = ""
     cem: CEMConfig = field(default_factory=CEMConfig)
+    simulator_cem: CEMConfig | None = None
 
     def protocol(self) -> PlanConfig:
         """The plan protocol whose goals the diagnostics use."""
@@ -132,6 +148,17 @@ def planning_diagnostics(
             high=float(high.max()),
         )
         planner = CEM(pcfg, device=str(device))
+        if cfg.simulator_cem is not None:
+            sim_planner = CEM(
+                dataclasses.replace(
+                    cfg.simulator_cem,
+                    horizon=cfg.horizon,
+                    action_dim=len(low),
+                    low=float(low.min()),
+                    high=float(high.max()),
+                ),
+                device=str(device),
+            )
     for i in range(cfg.starts):
         seed = cfg.seed + i
         _, _, goal_obs, goal = make_goal(env, seed, protocol)
@@ -184,6 +211,22 @@ def planning_diagnostics(
             for k, v in zip(_CHECK_KEYS, (c_rec, c_plan, d_rec, d_plan)):
                 check[k].append(v)
             check["exploited"].append(float(c_plan < c_rec and d_plan > d_rec))
+            for key, p in zip(("recorded_success", "planned_success"), both.numpy()):
+                check.setdefault(key, []).append(_reaches(env, seed, start, goal, p, hold))
+            if cfg.simulator_cem is not None:
+                sim_cost = _SimulatorCost(env, ctl, world_model, seed, start, goal, hold)
+                for kind in ("latent", "state"):
+                    fn = functools.partial(sim_cost, kind=kind, cfg=cost)
+                    generator = torch.Generator(device=sim_planner.device).manual_seed(seed)
+                    sim_plan, _ = sim_planner.plan(fn, generator=generator)
+                    p = sim_plan.cpu().numpy()
+                    check.setdefault(f"sim_{kind}_success", []).append(
+                        _reaches(env, seed, start, goal, p, hold)
+                    )
+                    _execute(env, seed, start, p, hold)
+                    check.setdefault(f"sim_{kind}_distance", []).append(
+                        u.task_distance(u.get_state(), goal)
+                    )
     out = {
         "action_sensitivity": float(np.mean(sens)),
         "rank_corr": float(np.mean(rank)),
@@ -205,6 +248,70 @@ def _execute(env: Any, seed: int, start: np.ndarray, seq: np.ndarray, hold: int)
         for _ in range(hold):
             obs, *_ = env.step(a.astype(np.float32))
     return obs
+
+
+def _reaches(
+    env: Any, seed: int, start: np.ndarray, goal: np.ndarray, seq: np.ndarray, hold: int
+) -> float:
+    """1.0 when executing ``seq`` from ``start`` (the goal set) succeeds at some env step."""
+    env.reset(seed=seed, options={"state": start, "goal": goal})
+    for a in seq.reshape(-1, env.action_space.shape[0]):
+        for _ in range(hold):
+            *_, info = env.step(a.astype(np.float32))
+            if info.get("success"):
+                return 1.0
+    return 0.0
+
+
+class _SimulatorCost:
+    """A planner cost with the simulator as the world model: each candidate is executed from
+    ``start`` (physics only, ``advance``), and scored at the end of each model step by the
+    latent cost on the encoder's latents of the rendered frame (``kind="latent"``), or by the
+    env's task distance to ``goal`` (``kind="state"``, a shortcut), summed or last as
+    ``cfg.cost_on`` says."""
+
+    def __init__(
+        self,
+        env: Any,
+        ctl: LatentController,
+        world_model: Any,
+        seed: int,
+        start: np.ndarray,
+        goal: np.ndarray,
+        hold: int,
+    ) -> None:
+        self.env, self.ctl, self.world_model = env, ctl, world_model
+        self.seed, self.start, self.goal, self.hold = seed, start, goal, hold
+        self.u = goal_api(env)
+        self.step = getattr(self.u, "advance", None) or env.step
+
+    @torch.no_grad()
+    def __call__(self, actions: torch.Tensor, kind: str, cfg: CostConfig) -> torch.Tensor:
+        n, horizon = actions.shape[:2]
+        a_dim = self.env.action_space.shape[0]
+        frames, dists = [], np.zeros((n, horizon))
+        for i, seq in enumerate(actions.cpu().numpy()):
+            self.env.reset(seed=self.seed, options={"state": self.start, "goal": self.start})
+            for t, block in enumerate(seq):
+                for a in block.reshape(-1, a_dim):
+                    for _ in range(self.hold):
+                        self.step(a.astype(np.float32))
+                if kind == "state":
+                    dists[i, t] = self.u.task_distance(self.u.get_state(), self.goal)
+                elif cfg.cost_on == "all" or t == horizon - 1:
+                    frames.append(self.ctl._frames(self.u.render()))
+        if kind == "state":
+            d = torch.as_tensor(dists, dtype=torch.float32)
+            return d[:, -1] if cfg.cost_on == "last" else d.sum(1)
+        z = torch.cat([self.world_model.encode(f) for f in _chunks(frames, 256)])
+        z = z.reshape(n, -1, *z.shape[2:])  # (N, H or 1, ...)
+        last = dataclasses.replace(cfg, cost_on="last") if z.shape[1] == 1 else cfg
+        return goal_cost(z, self.ctl._z_goal, last).cpu()
+
+
+def _chunks(frames: list[torch.Tensor], size: int) -> list[torch.Tensor]:
+    """``(1, 1, 3, H, W)`` frames as batches ``(B, 1, 3, H, W)`` of at most ``size``."""
+    return [torch.cat(frames[i : i + size]) for i in range(0, len(frames), size)]
 
 
 def _rank_corr(cost: np.ndarray, dist: list[float]) -> float:
