@@ -99,11 +99,12 @@ def main() -> None:
             row += "".join(f" {d[k]:10.3f}" for k in (*keys, "exploited"))
         print(row, flush=True)
         if args.goal_dataset:
-            line = f"{'':40s} reached: rec {d['recorded_success']:.2f} plan {d['planned_success']:.2f}"
+            line = (
+                f"{'':40s} reached: rec {d['recorded_success']:.2f} plan {d['planned_success']:.2f}"
+            )
             for kind in ("latent", "state") if cfg.simulator_cem else ():
                 line += (
-                    f" sim {kind} {d[f'sim_{kind}_success']:.2f}"
-                    f" ({d[f'sim_{kind}_distance']:.1f})"
+                    f" sim {kind} {d[f'sim_{kind}_success']:.2f} ({d[f'sim_{kind}_distance']:.1f})"
                 )
             print(line, flush=True)
 
@@ -117,7 +118,9 @@ def _simulator_cem(spec: str, init_std: float):
     try:
         n, e, it = (int(x) for x in spec.split(","))
     except ValueError:
-        raise SystemExit(f"--simulator-cem: expected samples,elites,iterations, got {spec!r}")
+        raise SystemExit(
+            f"--simulator-cem: expected samples,elites,iterations, got {spec!r}"
+        ) from None
     return CEMConfig(num_samples=n, num_elites=e, iterations=it, init_std=init_std)
 
 
