@@ -69,6 +69,7 @@ def main() -> None:
         help="samples,elites,iterations: also plan with the simulator as the world model",
     )
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--verbose", action="store_true", help="a line per start as it ends")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -89,7 +90,7 @@ def main() -> None:
     for path in args.world_models:
         wm = load_world_models(path)  # folders joined by commas: an ensemble
         cfg.action_block = wm.frame_stride
-        d = planning_diagnostics(env, wm, cost, cfg)
+        d = planning_diagnostics(env, wm, cost, cfg, log=_progress if args.verbose else None)
         row = (
             f"{path:40s} {d['action_sensitivity']:6.3f} {d['rank_corr']:6.3f} "
             f"{d['latent_rank_corr']:12.3f} {d['latent_error']:11.4f}"
@@ -107,6 +108,10 @@ def main() -> None:
                     f" sim {kind} {d[f'sim_{kind}_success']:.2f} ({d[f'sim_{kind}_distance']:.1f})"
                 )
             print(line, flush=True)
+
+
+def _progress(line: str) -> None:
+    print(f"  {line}", flush=True)
 
 
 def _simulator_cem(spec: str, init_std: float):

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,8 +110,11 @@ def planning_diagnostics(
     cost: CostConfig,
     cfg: DiagnosticsConfig | None = None,
     device: str | torch.device = "cpu",
+    log: Callable[[str], None] | None = None,
 ) -> dict[str, float]:
     """Action sensitivity and ranking quality of ``world_model`` on ``env`` (see module doc).
+
+    ``log``: called with one line per start (the exploitation check's values for it).
 
     Returns:
         ``action_sensitivity``, ``rank_corr`` (model cost vs true distance),
@@ -227,6 +231,8 @@ def planning_diagnostics(
                     check.setdefault(f"sim_{kind}_distance", []).append(
                         u.task_distance(u.get_state(), goal)
                     )
+        if log is not None:
+            log(f"start {i}: " + " ".join(f"{k} {v[-1]:.3f}" for k, v in check.items() if v))
     out = {
         "action_sensitivity": float(np.mean(sens)),
         "rank_corr": float(np.mean(rank)),
