@@ -53,6 +53,7 @@ def main() -> None:
     ap.add_argument("--render-size", type=int, default=64)
     ap.add_argument("--goal-dataset", default="", help="held-out episodes (swm's protocol)")
     ap.add_argument("--starts", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0, help="the first start (episode seed)")
     ap.add_argument("--candidates", type=int, default=64)
     ap.add_argument("--cost-type", default="l2", choices=["l1", "l2"])
     ap.add_argument(
@@ -76,6 +77,7 @@ def main() -> None:
     env = envs.make(args.env, render_size=args.render_size)
     cfg = DiagnosticsConfig(
         starts=args.starts,
+        seed=args.seed,
         num_candidates=args.candidates,
         env=args.env,
         goal_dataset=args.goal_dataset,
