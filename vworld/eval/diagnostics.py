@@ -207,30 +207,23 @@ def planning_diagnostics(
             plan, _ = planner.plan(cost_fn, generator=generator)
             both = torch.stack([torch.as_tensor(rec_plan, dtype=plan.dtype), plan.cpu()])
             c_rec, c_plan = cost_fn(both).tolist()
-            dists = []
-            for p in both.numpy():
-                _execute(env, seed, start, p, hold)
-                dists.append(u.task_distance(u.get_state(), goal))
-            d_rec, d_plan = dists
+            (d_rec, r_rec), (d_plan, r_plan) = (
+                _graded(env, seed, start, goal, p, hold) for p in both.numpy()
+            )
             for k, v in zip(_CHECK_KEYS, (c_rec, c_plan, d_rec, d_plan)):
                 check[k].append(v)
             check["exploited"].append(float(c_plan < c_rec and d_plan > d_rec))
-            for key, p in zip(("recorded_success", "planned_success"), both.numpy()):
-                check.setdefault(key, []).append(_reaches(env, seed, start, goal, p, hold))
+            check.setdefault("recorded_success", []).append(r_rec)
+            check.setdefault("planned_success", []).append(r_plan)
             if cfg.simulator_cem is not None:
                 sim_cost = _SimulatorCost(env, ctl, world_model, seed, start, goal, hold)
                 for kind in ("latent", "state"):
                     fn = functools.partial(sim_cost, kind=kind, cfg=cost)
                     generator = torch.Generator(device=sim_planner.device).manual_seed(seed)
                     sim_plan, _ = sim_planner.plan(fn, generator=generator)
-                    p = sim_plan.cpu().numpy()
-                    check.setdefault(f"sim_{kind}_success", []).append(
-                        _reaches(env, seed, start, goal, p, hold)
-                    )
-                    _execute(env, seed, start, p, hold)
-                    check.setdefault(f"sim_{kind}_distance", []).append(
-                        u.task_distance(u.get_state(), goal)
-                    )
+                    d, r = _graded(env, seed, start, goal, sim_plan.cpu().numpy(), hold)
+                    check.setdefault(f"sim_{kind}_success", []).append(r)
+                    check.setdefault(f"sim_{kind}_distance", []).append(d)
         if log is not None:
             log(f"start {i}: " + " ".join(f"{k} {v[-1]:.3f}" for k, v in check.items() if v))
     out = {
@@ -256,17 +249,19 @@ def _execute(env: Any, seed: int, start: np.ndarray, seq: np.ndarray, hold: int)
     return obs
 
 
-def _reaches(
+def _graded(
     env: Any, seed: int, start: np.ndarray, goal: np.ndarray, seq: np.ndarray, hold: int
-) -> float:
-    """1.0 when executing ``seq`` from ``start`` (the goal set) succeeds at some env step."""
+) -> tuple[float, float]:
+    """Execute ``seq`` from ``start`` with ``goal`` set: the task distance at its end, and 1.0
+    when the env reported success at some env step (else 0.0)."""
     env.reset(seed=seed, options={"state": start, "goal": goal})
+    reached = 0.0
     for a in seq.reshape(-1, env.action_space.shape[0]):
         for _ in range(hold):
             *_, info = env.step(a.astype(np.float32))
-            if info.get("success"):
-                return 1.0
-    return 0.0
+            reached = max(reached, float(bool(info.get("success"))))
+    u = goal_api(env)
+    return u.task_distance(u.get_state(), goal), reached
 
 
 class _SimulatorCost:
