@@ -20,7 +20,10 @@ simulator (which only grades). Prints, per model:
   ``--simulator-cem`` the same for CEM planning with the simulator as the world model:
   ``sim latent`` (the encoder's latents of the simulated frames under the same latent cost:
   the latent space's ceiling, whatever the predictor) and ``sim state`` (the env's task
-  distance, a shortcut: the optimiser's ceiling), each with its mean final distance.
+  distance, a shortcut: the optimiser's ceiling), each with its mean final distance; and the
+  predictor's error along the recorded actions and along CEM's plan (``prediction error``: root
+  mean square of the predicted latent against the encoder's latent of the executed frame, per
+  model step).
 
     python bench/bench_diagnostics.py --env vworld/Reach-v0 runs/wm_a runs/wm_b
     python bench/bench_diagnostics.py --env swm/PushT-v1 --goal-dataset data/swm-pusht-heldout \
@@ -105,11 +108,14 @@ def main() -> None:
             line = (
                 f"{'':40s} reached: rec {d['recorded_success']:.2f} plan {d['planned_success']:.2f}"
             )
+            pred = (
+                f"; prediction error: rec {d['recorded_error']:.3f} plan {d['planned_error']:.3f}"
+            )
             for kind in ("latent", "state") if cfg.simulator_cem else ():
                 line += (
                     f" sim {kind} {d[f'sim_{kind}_success']:.2f} ({d[f'sim_{kind}_distance']:.1f})"
                 )
-            print(line, flush=True)
+            print(line + pred, flush=True)
 
 
 def _progress(line: str) -> None:

@@ -458,6 +458,8 @@ def test_diagnostics_take_starts_and_goals_from_the_dataset(swm, tworoom_heldout
         # the recorded actions (averaged per block, held) nearly reach the recorded goal
         assert d["recorded_distance"] < d["planned_distance"]
         assert 0.0 <= d["exploited"] <= 1.0
+        # the stand-in's rollout is a random map of the actions, not the executed frames
+        assert d["recorded_error"] > 0.0 and d["planned_error"] > 0.0
         with pytest.raises(ValueError, match=r"goal_offset_steps: 25, .* 10 env steps"):
             planning_diagnostics(
                 env, _TinyWorldModel(), cost, dataclasses.replace(cfg, goal_offset_steps=25)

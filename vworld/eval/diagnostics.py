@@ -20,7 +20,10 @@ reaches the model):
   executed (``recorded_distance``, ``planned_distance``). ``exploited``: the fraction of starts
   where the plan costs less than the recorded actions in the model yet ends farther from the
   goal: the planner found the model's errors, not the goal, and a better model (not a better
-  optimiser) is what would help.
+  optimiser) is what would help. ``recorded_error`` and ``planned_error``: the predictor's
+  error along each of the two (root mean square of its predicted latent against the encoder's
+  latent of the executed frame, at the end of each model step, averaged over the steps): how
+  accurate the model is where the data go and where the planner goes.
 - **the simulator as the world model** (with ``goal_dataset`` and ``simulator_cem``): CEM
   plans from each start with the simulator in place of the predictor, scoring each candidate
   by the same latent cost on the *encoder's* latents of the frames it renders
@@ -121,7 +124,8 @@ def planning_diagnostics(
         ``latent_rank_corr`` (true latents' cost vs true distance), means over starts, and
         ``latent_error`` (mean squared error of the predicted final latents); with
         ``goal_dataset`` also ``recorded_cost``, ``planned_cost``, ``recorded_distance``,
-        ``planned_distance`` (means) and ``exploited`` (a fraction).
+        ``planned_distance``, ``recorded_error``, ``planned_error`` (means) and
+        ``exploited`` (a fraction).
     Raises:
         ValueError: ``goal_dataset`` with ``goal_offset_steps`` other than
             ``horizon * action_block``.
@@ -207,7 +211,7 @@ def planning_diagnostics(
             plan, _ = planner.plan(cost_fn, generator=generator)
             both = torch.stack([torch.as_tensor(rec_plan, dtype=plan.dtype), plan.cpu()])
             c_rec, c_plan = cost_fn(both).tolist()
-            (d_rec, r_rec), (d_plan, r_plan) = (
+            (d_rec, r_rec, f_rec), (d_plan, r_plan, f_plan) = (
                 _graded(env, seed, start, goal, p, hold) for p in both.numpy()
             )
             for k, v in zip(_CHECK_KEYS, (c_rec, c_plan, d_rec, d_plan)):
@@ -215,13 +219,17 @@ def planning_diagnostics(
             check["exploited"].append(float(c_plan < c_rec and d_plan > d_rec))
             check.setdefault("recorded_success", []).append(r_rec)
             check.setdefault("planned_success", []).append(r_plan)
+            z_both, _ = world_model.rollout(z0, s0, both.to(device))  # (2, H, ...)
+            for key, z_hat, frames in zip(_ERROR_KEYS, z_both, (f_rec, f_plan)):
+                z_seen = torch.cat([world_model.encode(ctl._frames(f)) for f in frames], 1)[0]
+                check.setdefault(key, []).append(_rms(z_hat, z_seen))
             if cfg.simulator_cem is not None:
                 sim_cost = _SimulatorCost(env, ctl, world_model, seed, start, goal, hold)
                 for kind in ("latent", "state"):
                     fn = functools.partial(sim_cost, kind=kind, cfg=cost)
                     generator = torch.Generator(device=sim_planner.device).manual_seed(seed)
                     sim_plan, _ = sim_planner.plan(fn, generator=generator)
-                    d, r = _graded(env, seed, start, goal, sim_plan.cpu().numpy(), hold)
+                    d, r, _ = _graded(env, seed, start, goal, sim_plan.cpu().numpy(), hold)
                     check.setdefault(f"sim_{kind}_success", []).append(r)
                     check.setdefault(f"sim_{kind}_distance", []).append(d)
         if log is not None:
@@ -238,6 +246,13 @@ def planning_diagnostics(
 
 
 _CHECK_KEYS = ("recorded_cost", "planned_cost", "recorded_distance", "planned_distance")
+_ERROR_KEYS = ("recorded_error", "planned_error")
+
+
+def _rms(z_hat: torch.Tensor, z_seen: torch.Tensor) -> float:
+    """Root mean square of ``z_hat - z_seen`` over each step's latent, averaged over steps."""
+    diff = (z_hat.float() - z_seen.float().to(z_hat.device)).flatten(1)
+    return float(diff.square().mean(1).sqrt().mean())
 
 
 def _execute(env: Any, seed: int, start: np.ndarray, seq: np.ndarray, hold: int) -> Any:
@@ -251,17 +266,20 @@ def _execute(env: Any, seed: int, start: np.ndarray, seq: np.ndarray, hold: int)
 
 def _graded(
     env: Any, seed: int, start: np.ndarray, goal: np.ndarray, seq: np.ndarray, hold: int
-) -> tuple[float, float]:
-    """Execute ``seq`` from ``start`` with ``goal`` set: the task distance at its end, and 1.0
-    when the env reported success at some env step (else 0.0)."""
+) -> tuple[float, float, list[np.ndarray]]:
+    """Execute ``seq`` (a row per model step) from ``start`` with ``goal`` set: the task
+    distance at its end, 1.0 when the env reported success at some env step (else 0.0), and
+    the frame at the end of each model step."""
     env.reset(seed=seed, options={"state": start, "goal": goal})
-    reached = 0.0
-    for a in seq.reshape(-1, env.action_space.shape[0]):
-        for _ in range(hold):
-            *_, info = env.step(a.astype(np.float32))
-            reached = max(reached, float(bool(info.get("success"))))
+    reached, frames = 0.0, []
+    for step in seq:
+        for a in step.reshape(-1, env.action_space.shape[0]):
+            for _ in range(hold):
+                obs, _, _, _, info = env.step(a.astype(np.float32))
+                reached = max(reached, float(bool(info.get("success"))))
+        frames.append(obs["pixels"])
     u = goal_api(env)
-    return u.task_distance(u.get_state(), goal), reached
+    return u.task_distance(u.get_state(), goal), reached, frames
 
 
 class _SimulatorCost:
