@@ -108,14 +108,14 @@ def main() -> None:
             line = (
                 f"{'':40s} reached: rec {d['recorded_success']:.2f} plan {d['planned_success']:.2f}"
             )
-            pred = (
-                f"; prediction error: rec {d['recorded_error']:.3f} plan {d['planned_error']:.3f}"
-            )
             for kind in ("latent", "state") if cfg.simulator_cem else ():
                 line += (
                     f" sim {kind} {d[f'sim_{kind}_success']:.2f} ({d[f'sim_{kind}_distance']:.1f})"
                 )
-            print(line + pred, flush=True)
+            line += (
+                f"; prediction error: rec {d['recorded_error']:.3f} plan {d['planned_error']:.3f}"
+            )
+            print(line, flush=True)
 
 
 def _progress(line: str) -> None:

@@ -220,9 +220,10 @@ def planning_diagnostics(
             check.setdefault("recorded_success", []).append(r_rec)
             check.setdefault("planned_success", []).append(r_plan)
             z_both, _ = world_model.rollout(z0, s0, both.to(device))  # (2, H, ...)
-            for key, z_hat, frames in zip(_ERROR_KEYS, z_both, (f_rec, f_plan)):
-                z_seen = torch.cat([world_model.encode(ctl._frames(f)) for f in frames], 1)[0]
-                check.setdefault(key, []).append(_rms(z_hat, z_seen))
+            z_seen = world_model.encode(torch.cat([ctl._frames(f) for f in f_rec + f_plan]))
+            z_seen = z_seen.reshape(2, -1, *z_seen.shape[2:])  # one batch: (2, H, ...)
+            for key, z_hat, z_true in zip(_ERROR_KEYS, z_both, z_seen):
+                check.setdefault(key, []).append(_rms(z_hat, z_true))
             if cfg.simulator_cem is not None:
                 sim_cost = _SimulatorCost(env, ctl, world_model, seed, start, goal, hold)
                 for kind in ("latent", "state"):
