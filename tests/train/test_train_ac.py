@@ -396,6 +396,7 @@ def test_latent_options_are_checked_before_any_data(tiny_encoder, tmp_path):
         (["model.name=ac_test"], r"tiny-reach-latent\.yaml: model\.latent_dim: not a setting"),
         (["model.name=latent_nope"], r"model\.name"),
         (["data.action_mode=mean"], r"data\.action_mode"),
+        (["latent.recon_weight=-1"], r"latent\.recon_weight"),
     ]
     for extra, match in cases:
         recipe = "configs/ac/tiny-reach-latent.yaml"
@@ -472,3 +473,21 @@ def test_batchnorm_statistics_are_recomputed_at_the_current_weights(
             torch.testing.assert_close(v, weights[k])
     with pytest.raises(ValueError, match="no batches"):
         recalibrate_batchnorm(wm, [])
+
+
+def test_token_reconstruction_term_trains_and_stays_out_of_the_world_model(
+    reach_log, tiny_encoder, tmp_path
+):
+    """``latent.recon_weight``: a decoder rebuilds the frame's tokens from its latent; its loss
+    is logged and falls, and the decoder, a training aid, is not part of the exported model."""
+    from safetensors.torch import load_file
+
+    extra = ["latent.recon_weight=1.0", "train.steps=60", "train.log_every=5"]
+    out = train_ac(_latent_cfg(reach_log, tiny_encoder, tmp_path / "rec", *extra))
+    rows = [r for r in read_metrics(out / "metrics.jsonl") if "loss_recon" in r]
+    assert len(rows) > 2 and rows[-1]["loss_recon"] < rows[0]["loss_recon"], rows
+    assert not any("recon" in k for k in load_file(out / "predictor.safetensors"))
+    plain = train_ac(_latent_cfg(reach_log, tiny_encoder, tmp_path / "plain", "train.steps=5"))
+    assert not any("loss_recon" in r for r in read_metrics(plain / "metrics.jsonl"))
+    z = load_world_model(out).encode(torch.zeros(1, 1, 64, 64, 3, dtype=torch.uint8))
+    assert z.shape == (1, 1, 8)  # the latent alone

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vworld.encoders import encode_images
@@ -63,6 +64,10 @@ class LatentLossConfig:
             frame (angles as sin/cos): the robot's own proprioception, which real robot logs
             hold, anchors the latent's geometry to the robot's configuration. Empty: off.
         ground_weight: weight of that term.
+        recon_weight: weight of a token-reconstruction term: an MLP must rebuild the frame's
+            (pooled, layer-normed, detached) encoder tokens from its latent, so the projector
+            keeps what the encoder sees and not only what is easy to predict (0: off).
+        recon_hidden: that MLP's hidden width.
         target: ``online`` (gradients through both sides of the prediction loss, as LeWM) or
             ``stopgrad`` (targets detached).
         finetune_encoder: train the encoder with the world model (frames are encoded every
@@ -77,6 +82,8 @@ class LatentLossConfig:
     smooth_weight: float = 0.0
     ground_dims: list[int] = field(default_factory=list)
     ground_weight: float = 1.0
+    recon_weight: float = 0.0
+    recon_hidden: int = 512
     target: str = "online"
     finetune_encoder: bool = False
     encoder_lr_scale: float = 0.1
@@ -93,6 +100,7 @@ class LatentLossConfig:
             "inverse_weight",
             "smooth_weight",
             "ground_weight",
+            "recon_weight",
             "encoder_lr_scale",
         )
         for name in names:
@@ -100,6 +108,8 @@ class LatentLossConfig:
                 raise ValueError(f"latent.{name}: expected >= 0, got {getattr(self, name)}")
         if self.sigreg_slices < 1:
             raise ValueError(f"latent.sigreg_slices: expected >= 1, got {self.sigreg_slices}")
+        if self.recon_hidden < 1:
+            raise ValueError(f"latent.recon_hidden: expected >= 1, got {self.recon_hidden}")
 
 
 class LatentObjective(nn.Module):
@@ -144,6 +154,14 @@ class LatentObjective(nn.Module):
         self.ground_angles = [i for i, d in enumerate(dims) if d in self.angle_dims]
         width = len(dims) + len(self.ground_angles)  # angles as (sin, cos)
         self.ground = nn.Linear(predictor.latent_dim, width) if dims else None
+        self.recon = None
+        if cfg.recon_weight > 0:
+            out = predictor.grid[0] * predictor.grid[1] * predictor.embed_dim
+            self.recon = nn.Sequential(
+                nn.Linear(predictor.latent_dim, cfg.recon_hidden),
+                nn.GELU(),
+                nn.Linear(cfg.recon_hidden, out),
+            )
 
     def tokens(self, x: Tensor) -> Tensor:
         """Window tokens ``(B, T, Np, D)``: given, or encoded from uint8 frames ``(B, T, H, W, 3)``."""
@@ -159,7 +177,8 @@ class LatentObjective(nn.Module):
         ``s (B, T, S)`` (normalised); ``seed`` draws SIGReg's directions (same on every process).
         """
         p, cfg = self.predictor, self.cfg
-        z = p.embed(self.tokens(x))  # (B, T, d)
+        tok = self.tokens(x)  # (B, T, Np, D)
+        z = p.embed(tok)  # (B, T, d)
         target = z.detach() if cfg.target == "stopgrad" else z
         z_tf, s_tf = p(z[:, :-1], a, s[:, :-1])
         loss_tf = (z_tf - target[:, 1:]).square().mean()
@@ -189,6 +208,11 @@ class LatentObjective(nn.Module):
             loss_ground = (self.ground(z) - self._ground_targets(s)).square().mean()
             total = total + cfg.ground_weight * loss_ground
             terms["loss_ground"] = loss_ground
+        if self.recon is not None:
+            want = F.layer_norm(tok.detach().float(), tok.shape[-1:]).flatten(2)
+            loss_recon = (self.recon(z) - want).square().mean()
+            total = total + cfg.recon_weight * loss_recon
+            terms["loss_recon"] = loss_recon
         if cfg.regularizer != "none":
             flat = z.reshape(-1, z.shape[-1])
             if cfg.regularizer == "sigreg":
