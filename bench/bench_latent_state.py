@@ -9,8 +9,13 @@ predictor that knew the next state exactly and learnt from as much data would mi
 by about the held-out error; a low R^2 means the latent holds detail (aliasing, texture) that
 the state does not smoothly determine, and the planner's cost inherits it as noise.
 
+With ``--read-state`` it also fits the other way, the state read back from the latent and from
+the encoder's (pooled) tokens the projector makes it from, and prints the held-out median
+error per sim-state dim (angles in degrees): where the two differ, the projector loses what the
+encoder keeps.
+
     python bench/bench_latent_state.py runs/wm-a runs/wm-b --train-data data/swm-pusht \
-        --heldout-data data/swm-pusht-heldout --angle-dims 4
+        --heldout-data data/swm-pusht-heldout --angle-dims 4 [--read-state]
 """
 
 from __future__ import annotations
@@ -29,37 +34,53 @@ def state_features(sim: np.ndarray, angle_dims: list[int]) -> np.ndarray:
 
 
 def frames_and_states(root: str, episodes: int, angle_dims: list[int]):
-    """The first ``episodes`` episodes' frames (one array each) and their state features."""
+    """The first ``episodes`` episodes' frames (one array each), their state features and their
+    sim states."""
     from vworld.data.lerobot_read import open_lerobot
 
     log = open_lerobot(root)
-    frames, states = [], []
+    frames, states, sims = [], [], []
     for i in range(min(episodes, log.num_episodes)):
         ep = log.load_episode(i)
         if ep.sim_states is None:
             raise SystemExit(f"{root}: episode {i} has no observation.sim_state to grade with")
         frames.append(ep.frames)
         states.append(state_features(ep.sim_states, angle_dims))
-    return frames, np.concatenate(states)
+        sims.append(ep.sim_states)
+    return frames, np.concatenate(states), np.concatenate(sims)
+
+
+def read_errors(feats: np.ndarray, sim: np.ndarray, angle_dims: list[int]) -> np.ndarray:
+    """Median |error| per sim-state dim of predicted ``state_features`` (angles in degrees)."""
+    keep = [i for i in range(sim.shape[1]) if i not in angle_dims]
+    est = np.empty_like(sim)
+    est[:, keep] = feats[:, : len(keep)]
+    for j, i in enumerate(angle_dims):
+        est[:, i] = np.arctan2(feats[:, len(keep) + 2 * j], feats[:, len(keep) + 2 * j + 1])
+    err = np.abs(est - sim)
+    for i in angle_dims:
+        err[:, i] = np.degrees(np.abs((est[:, i] - sim[:, i] + np.pi) % (2 * np.pi) - np.pi))
+    return np.median(err, 0)
 
 
 @torch.no_grad()
-def latents(world_model, frames: list[np.ndarray]) -> np.ndarray:
-    """Each frame's latent ``(sum L, d)``, encoded 256 frames at a time."""
+def latents(world_model, frames: list[np.ndarray], tokens: bool = False) -> np.ndarray:
+    """Each frame's latent ``(sum L, d)`` (or its flattened pooled tokens), 256 frames a call."""
+    embed = world_model.tokens if tokens else world_model.encode
     out = []
     for ep in frames:
         x = torch.from_numpy(ep).permute(0, 3, 1, 2)[None]  # (1, L, 3, H, W)
-        z = torch.cat([world_model.encode(x[:, j : j + 256]) for j in range(0, len(ep), 256)], 1)
-        out.append(z.reshape(len(ep), -1).numpy())
+        z = torch.cat([embed(x[:, j : j + 256]) for j in range(0, len(ep), 256)], 1)
+        out.append(z.reshape(len(ep), -1).float().numpy())
     return np.concatenate(out)
 
 
-def fit_r2(x_tr, y_tr, x_te, y_te, steps: int, seed: int = 0) -> tuple[np.ndarray, float, float]:
-    """R^2 per output dim on the held-out set, and the train and held-out mean squared errors."""
+def fit_mlp(x_tr, y_tr, x_te, steps: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """An MLP fit from ``x_tr`` to ``y_tr``: its predictions on the training and held-out x."""
     torch.manual_seed(seed)
     mu, sd = x_tr.mean(0), x_tr.std(0) + 1e-6
     xt, yt = torch.from_numpy((x_tr - mu) / sd), torch.from_numpy(y_tr)
-    xe, ye = torch.from_numpy((x_te - mu) / sd), torch.from_numpy(y_te)
+    xe = torch.from_numpy((x_te - mu) / sd)
     net = torch.nn.Sequential(
         torch.nn.Linear(xt.shape[1], 512),
         torch.nn.GELU(),
@@ -77,10 +98,16 @@ def fit_r2(x_tr, y_tr, x_te, y_te, steps: int, seed: int = 0) -> tuple[np.ndarra
         opt.step()
         sched.step()
     with torch.no_grad():
-        err_te = (net(xe) - ye).square().mean(0)
-        err_tr = (net(xt[:20000]) - yt[:20000]).square().mean()
-    r2 = 1 - err_te / ye.var(0)
-    return r2.numpy(), float(err_tr), float(err_te.mean())
+        return net(xt[:20000]).numpy(), net(xe).numpy()
+
+
+def fit_r2(x_tr, y_tr, x_te, y_te, steps: int, seed: int = 0) -> tuple[np.ndarray, float, float]:
+    """R^2 per output dim on the held-out set, and the train and held-out mean squared errors."""
+    p_tr, p_te = fit_mlp(x_tr, y_tr, x_te, steps, seed)
+    err_te = ((p_te - y_te) ** 2).mean(0)
+    err_tr = ((p_tr - y_tr[:20000]) ** 2).mean()
+    r2 = 1 - err_te / y_te.var(0)
+    return r2, float(err_tr), float(err_te.mean())
 
 
 def main() -> None:
@@ -95,6 +122,7 @@ def main() -> None:
     ap.add_argument("--angle-dims", type=int, nargs="*", default=[], help="sim-state angles")
     ap.add_argument("--steps", type=int, default=6000, help="MLP training steps")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--read-state", action="store_true", help="also read the state back")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -102,8 +130,10 @@ def main() -> None:
         f"{'world model':<48} {'dims':>4} {'R2 mean':>8} {'R2 min':>7} {'mse tr':>7} {'mse ho':>7}"
     )
     # decoded once, encoded by each model
-    f_tr, s_tr = frames_and_states(args.train_data, args.train_episodes, args.angle_dims)
-    f_te, s_te = frames_and_states(args.heldout_data, args.heldout_episodes, args.angle_dims)
+    f_tr, s_tr, _ = frames_and_states(args.train_data, args.train_episodes, args.angle_dims)
+    f_te, s_te, sim_te = frames_and_states(
+        args.heldout_data, args.heldout_episodes, args.angle_dims
+    )
     for path in args.world_models:
         wm = load_world_model(path)
         wm.eval()
@@ -113,6 +143,17 @@ def main() -> None:
             f"{path:<48} {z_tr.shape[1]:>4} {r2.mean():>8.3f} {r2.min():>7.3f} "
             f"{mse_tr:>7.3f} {mse_te:>7.3f}"
         )
+        if not args.read_state:
+            continue
+        for what, x_tr, x_te in (
+            ("latent", z_tr, z_te),
+            ("tokens", latents(wm, f_tr, tokens=True), latents(wm, f_te, tokens=True)),
+        ):
+            err = read_errors(fit_mlp(x_tr, s_tr, x_te, args.steps)[1], sim_te, args.angle_dims)
+            print(
+                f"  state read from its {what} ({x_tr.shape[1]} numbers), held-out median "
+                f"|error| per sim-state dim: {' '.join(f'{e:.3g}' for e in err)}"
+            )
 
 
 if __name__ == "__main__":
