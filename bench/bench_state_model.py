@@ -25,6 +25,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from vworld.layers.angles import wrap_angles
+
 
 def load_transitions(
     root: str, block: int, episodes: int
@@ -47,10 +49,6 @@ def load_transitions(
         acts.append(np.stack([a[t : t + block].ravel() for t in range(n)]))
         eps.append(np.full(n, i))
     return tuple(np.concatenate(v) for v in (xs, acts, ys, eps))  # type: ignore[return-value]
-
-
-def wrap(x: Tensor) -> Tensor:
-    return torch.remainder(x + np.pi, 2 * np.pi) - np.pi
 
 
 class StateModel(nn.Module):
@@ -86,9 +84,7 @@ class StateModel(nn.Module):
         return torch.cat([s[:, self.keep], torch.sin(ang), torch.cos(ang)], 1)
 
     def delta(self, s: Tensor, s_next: Tensor) -> Tensor:
-        d = s_next - s
-        d[:, self.angle_dims] = wrap(d[:, self.angle_dims])
-        return d
+        return wrap_angles(s_next - s, self.angle_dims)
 
     def fit_normalisation(self, s: Tensor, d: Tensor) -> None:
         f = self.features(s)
@@ -99,9 +95,9 @@ class StateModel(nn.Module):
         return self.net(torch.cat([(self.features(s) - self.x_mean) / self.x_std, a], 1))
 
     def forward(self, s: Tensor, a: Tensor) -> Tensor:
-        n = s + self.normalised_delta(s, a) * self.d_std + self.d_mean
-        n[:, self.angle_dims] = wrap(n[:, self.angle_dims])
-        return n
+        return wrap_angles(
+            s + self.normalised_delta(s, a) * self.d_std + self.d_mean, self.angle_dims
+        )
 
 
 def train_state_model(model: StateModel, s, a, s_next, steps: int, batch: int = 1024) -> float:
